@@ -1,0 +1,93 @@
+"""``scrapy scrape URL [URL ...]``: archive the given articles now, through the same pipelines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, ClassVar
+
+from scrapy import signals
+from scrapy.commands import ScrapyCommand
+from scrapy.crawler import Crawler
+from scrapy.exceptions import UsageError
+
+
+class ScrapeReport:
+    """What became of each requested URL: a written path, or the reason it was not archived."""
+
+    def __init__(self, urls: list[str]):
+        self.urls = urls
+        self.paths: dict[str, str | None] = {}
+        self.errors: dict[str, str] = {}
+
+    def connect(self, crawler: Crawler) -> None:
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
+
+    def item_scraped(self, item: Any) -> None:
+        self.paths[item.request_url] = item.path
+
+    def item_dropped(self, item: Any, exception: BaseException) -> None:
+        self.errors[item.request_url] = f"{type(exception).__name__}: {exception}"
+
+    def item_error(self, item: Any, failure: Any) -> None:
+        self.errors[item.request_url] = f"error: {failure.getErrorMessage()}"
+
+    def failures(self, fetch_failures: dict[str, str]) -> dict[str, str]:
+        failed = {}
+        for url in self.urls:
+            if url in self.paths:
+                continue
+            failed[url] = self.errors.get(url) or fetch_failures.get(url) or "nothing archived"
+        return failed
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
+
+    def syntax(self) -> str:
+        return "[options] URL [URL ...]"
+
+    def short_desc(self) -> str:
+        return "Archive the given article URLs now (a one-off scrape)"
+
+    def long_desc(self) -> str:
+        return (
+            "Fetch each article URL, run it through the same pipelines as a crawl and write it "
+            "to ARCHIVE_DIR, printing each written path. Exits non-zero when any URL could "
+            "not be archived, with the reason on stderr. Honours http_proxy."
+        )
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--stdout", action="store_true", help="print the Markdown instead of writing files"
+        )
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        if opts.stdout:
+            assert self.settings is not None
+            self.settings.set("ARCHIVE_TO_STDOUT", True, priority="cmdline")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if not args:
+            raise UsageError("give at least one article URL")
+        assert self.crawler_process is not None
+        report = ScrapeReport(args)
+        crawler = self.crawler_process.create_crawler("urls")
+        report.connect(crawler)
+        self.crawler_process.crawl(crawler, urls=args)
+        self.crawler_process.start()
+        spider = crawler.spider
+        failed = report.failures(getattr(spider, "failures", {}))
+        if not opts.stdout:
+            for url in args:
+                if url not in failed:
+                    print(report.paths[url])
+        for url, reason in failed.items():
+            print(f"not archived: {url}: {reason}", file=sys.stderr)
+        if failed or self.crawler_process.bootstrap_failed:
+            self.exitcode = 1

@@ -1,0 +1,56 @@
+"""Publication dates as Chinese news pages write them, read as Beijing time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+# Year, month and day may be split by "-", "/", ".", 年/月/日 or bare spaces (Xinhua's
+# 2021+ header renders "2024 05/09 22:27:02" from separate spans).
+_DATE_TIME = re.compile(
+    r"(?P<year>(?:19|20)\d\d)\s*[-/.年\s]\s*(?P<month>\d{1,2})\s*[-/.月\s]\s*(?P<day>\d{1,2})"
+    r"(?!\d)\s*日?"
+    r"(?:\s*[T\s]?\s*(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{2})"
+    r"(?:\s*[:：分]\s*(?P<second>\d{2}))?(?:\.\d+)?\s*秒?)?"
+    r"\s*(?P<zone>Z|[+-]\d\d:?\d\d)?(?![\d:])"
+)
+
+
+def parse_published(text: str) -> datetime | None:
+    """Return the first date (and time, when given) in ``text`` as an aware Beijing datetime.
+
+    A date without a zone is Beijing time; one with a zone is converted. Impossible
+    dates (month 13, 31 April) give ``None`` rather than a guess.
+    """
+    match = _DATE_TIME.search(text)
+    if match is None:
+        return None
+    parts = match.groupdict()
+    try:
+        naive = datetime(
+            int(parts["year"]),
+            int(parts["month"]),
+            int(parts["day"]),
+            int(parts["hour"] or 0),
+            int(parts["minute"] or 0),
+            int(parts["second"] or 0),
+        )
+    except ValueError:
+        return None
+    zone = _zone(parts["zone"]) if parts["zone"] else BEIJING
+    return naive.replace(tzinfo=zone).astimezone(BEIJING)
+
+
+def _zone(text: str) -> timezone:
+    if text == "Z":
+        return UTC
+    digits = text[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return timezone(-offset if text[0] == "-" else offset)
+
+
+def format_published(value: datetime) -> str:
+    """Front-matter form: ``YYYY-MM-DD HH:MM:SS +0800``."""
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S %z")

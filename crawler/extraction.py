@@ -1,0 +1,186 @@
+"""Reading an article's fields from its page with a site profile's ordered rules.
+
+Each page is parsed once; each field takes the first rule whose result is usable
+(a headline with text, a date that parses, a non-empty body), and the rule's name
+is kept as the field's provenance so a wrong value can be traced to its rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from lxml.cssselect import CSSSelector
+from lxml.html import HtmlElement
+from parsel import Selector, SelectorList
+
+from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
+from crawler.dates import parse_published
+from crawler.items import Article, RawPage
+from crawler.paths import article_id_from_url
+from crawler.profiles import FieldRule, SiteProfile
+from crawler.text import (
+    author_from_text,
+    clean_source,
+    clean_title,
+    collapse_whitespace,
+    editor_from_text,
+)
+
+_TEXT_NODES = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+
+
+@dataclass(slots=True)
+class _Found:
+    value: Any
+    rule: str
+
+
+class _Page:
+    """One parsed page and the lazily parsed JSON-LD objects it carries."""
+
+    def __init__(self, url: str, html: str):
+        self.url = url
+        self.selector = Selector(text=html, base_url=url)
+        self._jsonld: list[Any] | None = None
+
+    def texts(self, rule: FieldRule) -> Iterator[str]:
+        """Every candidate text the rule finds, in document order."""
+        if rule.kind == "jsonld":
+            yield from (
+                value for value in self._jsonld_values(rule.query) if isinstance(value, str)
+            )
+            return
+        for match in self._select(rule):
+            root = match.root
+            if isinstance(root, str):
+                yield root
+            elif isinstance(root, HtmlElement):
+                yield " ".join(root.xpath(_TEXT_NODES))
+
+    def elements(self, rule: FieldRule) -> Iterator[HtmlElement]:
+        for match in self._select(rule):
+            if isinstance(match.root, HtmlElement):
+                yield match.root
+
+    def _select(self, rule: FieldRule) -> SelectorList[Selector]:
+        if rule.kind == "css":
+            return self.selector.css(rule.query)
+        return self.selector.xpath(rule.query)
+
+    def _jsonld_values(self, path: str) -> Iterator[Any]:
+        if self._jsonld is None:
+            self._jsonld = list(_jsonld_objects(self.selector))
+        for obj in self._jsonld:
+            yield from _walk(obj, path.split("."))
+
+
+def _jsonld_objects(selector: Selector) -> Iterator[dict[str, Any]]:
+    for script in selector.css('script[type="application/ld+json"]::text').getall():
+        try:
+            data = json.loads(script)
+        except ValueError:
+            continue  # broken JSON-LD is common; other rules still apply
+        for obj in data if isinstance(data, list) else [data]:
+            if isinstance(obj, dict):
+                yield obj
+                yield from (item for item in obj.get("@graph", []) if isinstance(item, dict))
+
+
+def _walk(value: Any, keys: list[str]) -> Iterator[Any]:
+    if not keys:
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item, keys)
+    elif isinstance(value, dict) and keys[0] in value:
+        yield from _walk(value[keys[0]], keys[1:])
+
+
+def _first_text(
+    page: _Page, rules: tuple[FieldRule, ...], accept: Callable[[str, FieldRule], Any]
+) -> _Found | None:
+    for rule in rules:
+        for text in page.texts(rule):
+            value = accept(text, rule)
+            if value:
+                return _Found(value, rule.name)
+    return None
+
+
+class ArticleExtractor:
+    """Turns a :class:`RawPage` into an :class:`Article` with one profile's rules."""
+
+    def __init__(self, profile: SiteProfile):
+        self.profile = profile
+        self._excluded = [CSSSelector(query, translator="html") for query in profile.body_exclude]
+
+    def extract(self, raw: RawPage) -> Article:
+        page = _Page(raw.url, raw.html)
+        rules = self.profile.fields
+        article = Article(
+            url=raw.url,
+            request_url=raw.request_url or raw.url,
+            site=self.profile.name,
+            article_id=self.profile.article_id(raw.url) or article_id_from_url(raw.url),
+            missing_pages=list(raw.missing_pages),
+        )
+        found = {
+            "title": _first_text(page, rules["title"], self._title),
+            "published": _first_text(
+                page, rules["published"], lambda text, _: parse_published(text)
+            ),
+            "source": _first_text(page, rules["source"], lambda text, _: clean_source(text)),
+            "author": _first_text(page, rules["author"], lambda text, _: author_from_text(text)),
+            "editor": _first_text(page, rules["editor"], lambda text, _: editor_from_text(text)),
+            "body": self._body(page, raw),
+        }
+        for name, result in found.items():
+            if result is not None:
+                setattr(article, "paragraphs" if name == "body" else name, result.value)
+                article.provenance[name] = result.rule
+        return article
+
+    def _title(self, text: str, rule: FieldRule) -> str:
+        if rule.strip_suffix:
+            return clean_title(text, self.profile.title_suffixes)
+        return collapse_whitespace(text)
+
+    def _body(self, page: _Page, raw: RawPage) -> _Found | None:
+        """Paragraphs of the first page, then of each continuation page in order."""
+        first = self._page_body(page)
+        if first is None:
+            return None
+        paragraphs = list(first.value)
+        for snapshot in raw.continuation_pages:
+            more = self._page_body(_Page(snapshot.url, snapshot.html))
+            if more is not None:
+                paragraphs.extend(more.value)
+        return _Found(paragraphs, first.rule)
+
+    def _page_body(self, page: _Page) -> _Found | None:
+        for rule in self.profile.fields["body"]:
+            if rule.kind == "jsonld":
+                for text in page.texts(rule):
+                    paragraphs = paragraphs_from_text(text)
+                    if paragraphs:
+                        return _Found(paragraphs, rule.name)
+                continue
+            for element in page.elements(rule):
+                self._drop_excluded(element)
+                paragraphs = paragraphs_from_element(element, page.url)
+                if any(_has_text(paragraph) for paragraph in paragraphs):
+                    return _Found(paragraphs, rule.name)
+        return None
+
+    def _drop_excluded(self, element: HtmlElement) -> None:
+        for select in self._excluded:
+            for unwanted in select(element):
+                if unwanted is not element:
+                    unwanted.drop_tree()
+
+
+def _has_text(paragraph: str) -> bool:
+    return bool(collapse_whitespace(paragraph_text(paragraph)))

@@ -1,0 +1,54 @@
+"""Items passed from the spiders through the pipelines.
+
+A spider yields a :class:`RawPage` (what was fetched); the extract pipeline turns it
+into an :class:`Article` (what was read), which the later stages clean, check and
+archive. Both are plain dataclasses: small, picklable, and without ``Response``
+objects, so items never pin downloaded pages in memory longer than needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class PageSnapshot:
+    """One fetched continuation page of a multi-page article."""
+
+    url: str
+    html: str
+
+
+@dataclass(slots=True)
+class RawPage:
+    """An article page as fetched, with any continuation pages in reading order."""
+
+    url: str
+    html: str
+    site: str
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    request_url: str = ""
+    continuation_pages: list[PageSnapshot] = field(default_factory=list)
+    missing_pages: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Article:
+    """The fields of one article; ``provenance`` names the rule that produced each field."""
+
+    url: str
+    site: str
+    article_id: str
+    request_url: str = ""
+    title: str | None = None
+    published: datetime | None = None
+    source: str | None = None
+    author: str | None = None
+    editor: str | None = None
+    paragraphs: list[str] = field(default_factory=list)
+    category: str = ""
+    tag: str = ""
+    provenance: dict[str, str] = field(default_factory=dict)
+    missing_pages: list[str] = field(default_factory=list)
+    path: str | None = None

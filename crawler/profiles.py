@@ -1,0 +1,201 @@
+"""Site profiles: the per-site rules, read from YAML files under ``crawler/sites/``.
+
+A profile says which URLs are articles (and how to read the article ID from them),
+which pages list articles, how multi-page articles continue, and, per field, the
+ordered selectors to try. Every profile's field rules are followed by those of the
+``generic`` profile (meta tags, OpenGraph, JSON-LD), which also serves URLs that no
+site profile claims.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+GENERIC = "generic"
+FIELDS = ("title", "published", "source", "author", "editor", "body")
+
+
+class ProfileError(ValueError):
+    """A site profile file is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """One way to find a field: a CSS or XPath selector, or a JSON-LD key."""
+
+    kind: str  # "css", "xpath" or "jsonld"
+    query: str
+    name: str  # "<profile>:<field>[<index>]", recorded as the field's provenance
+    strip_suffix: bool = False  # the value is a page title that may end with the site's name
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """How a multi-page article links its next pages."""
+
+    links: tuple[str, ...]
+    pattern: re.Pattern[str]
+    max_pages: int
+
+
+@dataclass(frozen=True, slots=True)
+class Datasource:
+    """JSON list files named by an id found in a list page (Xinhua's ``ds_<id>.json``)."""
+
+    selector: str
+    pattern: re.Pattern[str]
+    url: str  # relative to the list page, with {id}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteProfile:
+    name: str
+    domains: tuple[str, ...]
+    start_urls: tuple[str, ...]
+    article_urls: tuple[re.Pattern[str], ...]
+    list_urls: tuple[re.Pattern[str], ...]
+    title_suffixes: tuple[re.Pattern[str], ...]
+    default_category: str
+    default_tag: str
+    fields: dict[str, tuple[FieldRule, ...]]
+    body_exclude: tuple[str, ...] = ()
+    drop_lines: tuple[re.Pattern[str], ...] = ()
+    continuation: Continuation | None = None
+    datasources: tuple[Datasource, ...] = ()
+    json_page_param: str | None = None
+    max_list_pages: int = 10
+
+    def claims(self, url: str) -> bool:
+        """True when the URL's host is one of the profile's domains or a subdomain of one."""
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == domain or host.endswith("." + domain) for domain in self.domains)
+
+    def article_id(self, url: str) -> str | None:
+        """The site's own article ID when ``url`` is an article URL of this site."""
+        for pattern in self.article_urls:
+            match = pattern.search(url)
+            if match:
+                return match.group("id")
+        return None
+
+    def is_list_page(self, url: str) -> bool:
+        return any(pattern.search(url) for pattern in self.list_urls)
+
+
+class SiteProfiles:
+    """All profiles of a folder, looked up by name or by URL."""
+
+    def __init__(self, profiles: Iterable[SiteProfile]):
+        self._by_name = {profile.name: profile for profile in profiles}
+        if GENERIC not in self._by_name:
+            raise ProfileError(f"no {GENERIC!r} profile: it holds the fallback rules")
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> SiteProfiles:
+        generic_path = Path(folder) / f"{GENERIC}.yaml"
+        if not generic_path.is_file():
+            raise ProfileError(f"{generic_path} is missing: it holds the fallback rules")
+        generic = load_profile(generic_path)
+        others = sorted(path for path in Path(folder).glob("*.yaml") if path != generic_path)
+        return cls([generic, *(load_profile(path, generic) for path in others)])
+
+    def __getitem__(self, name: str) -> SiteProfile:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no site profile named {name!r}; known: {', '.join(self)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._by_name))
+
+    def for_url(self, url: str) -> SiteProfile:
+        """The site profile claiming ``url``, or the generic one."""
+        for profile in self._by_name.values():
+            if profile.name != GENERIC and profile.claims(url):
+                return profile
+        return self._by_name[GENERIC]
+
+
+def load_profile(path: Path, generic: SiteProfile | None = None) -> SiteProfile:
+    """Read one YAML profile; field rules get the generic profile's rules appended."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile is a mapping of keys")
+    try:
+        return _build_profile(data, generic)
+    except (KeyError, TypeError, re.error) as exc:
+        raise ProfileError(f"{path}: bad or missing key: {exc}") from exc
+
+
+def _build_profile(data: dict[str, Any], generic: SiteProfile | None) -> SiteProfile:
+    name = data["name"]
+    fields = {
+        field_name: _rules(name, field_name, data.get("fields", {}).get(field_name, []))
+        + (generic.fields[field_name] if generic and name != GENERIC else ())
+        for field_name in FIELDS
+    }
+    unknown = set(data.get("fields", {})) - set(FIELDS)
+    if unknown:
+        raise KeyError(f"fields.{sorted(unknown)[0]} (known: {', '.join(FIELDS)})")
+    continuation = data.get("continuation")
+    return SiteProfile(
+        name=name,
+        domains=tuple(data.get("domains", ())),
+        start_urls=tuple(data.get("start_urls", ())),
+        article_urls=_patterns(data.get("article_urls", ())),
+        list_urls=_patterns(data.get("list_urls", ())),
+        title_suffixes=_patterns(data.get("title_suffixes", ()))
+        + (generic.title_suffixes if generic and name != GENERIC else ()),
+        default_category=data["default_category"],
+        default_tag=data["default_tag"],
+        fields=fields,
+        body_exclude=tuple(data.get("body_exclude", ()))
+        + (generic.body_exclude if generic and name != GENERIC else ()),
+        drop_lines=_patterns(data.get("drop_lines", ()))
+        + (generic.drop_lines if generic and name != GENERIC else ()),
+        continuation=Continuation(
+            links=tuple(continuation["links"]),
+            pattern=re.compile(continuation["pattern"]),
+            max_pages=int(continuation.get("max_pages", 20)),
+        )
+        if continuation
+        else None,
+        datasources=tuple(
+            Datasource(item["selector"], re.compile(item["pattern"]), item["url"])
+            for item in data.get("datasources", ())
+        ),
+        json_page_param=data.get("json_page_param"),
+        max_list_pages=int(data.get("max_list_pages", 10)),
+    )
+
+
+def _patterns(values: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(value) for value in values)
+
+
+def _rules(profile: str, field_name: str, entries: list[dict[str, Any]]) -> tuple[FieldRule, ...]:
+    rules = []
+    for index, entry in enumerate(entries):
+        kinds = [kind for kind in ("css", "xpath", "jsonld") if kind in entry]
+        extra = set(entry) - {"css", "xpath", "jsonld", "strip_suffix"}
+        if len(kinds) != 1 or extra:
+            raise KeyError(f"fields.{field_name}[{index}] needs one of css, xpath, jsonld")
+        rules.append(
+            FieldRule(
+                kinds[0],
+                entry[kinds[0]],
+                f"{profile}:{field_name}[{index}]",
+                bool(entry.get("strip_suffix", False)),
+            )
+        )
+    return tuple(rules)

@@ -1,0 +1,87 @@
+"""A loopback HTTP proxy that answers requests from a folder of saved pages.
+
+Point the crawler at it with ``http_proxy=http://127.0.0.1:PORT`` and it fetches
+``http://www.news.cn/...`` as it would live, but from ``<root>/www.news.cn/...``
+on disk. This is how the demo site and the end-to-end tests run offline at the
+real sites' URLs. A URL ending in ``/`` is served from ``index.html``; a query
+string ``?q`` from the file named ``<path>__<q>``. Nothing is ever forwarded.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class ReplayProxy:
+    """Serves ``root`` on 127.0.0.1 from :meth:`start` until :meth:`stop`."""
+
+    def __init__(self, root: Path, port: int = 0):
+        self.root = root.resolve()
+        self.port = port
+        self.requests: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the proxy first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def file_for(self, url: str) -> Path | None:
+        """The file answering ``url``, or None (never a path outside ``root``)."""
+        parts = urlsplit(url)
+        if not parts.hostname:
+            return None
+        path = unquote(parts.path or "/")
+        if path.endswith("/"):
+            path += "index.html"
+        if parts.query:
+            path += "__" + parts.query
+        candidate = (self.root / parts.hostname.lower() / path.lstrip("/")).resolve()
+        if not candidate.is_relative_to(self.root) or not candidate.is_file():
+            return None
+        return candidate
+
+    def start(self) -> ReplayProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.requests.append(self.path)
+                path = proxy.file_for(self.path)
+                if path is None:
+                    self.send_error(404)
+                    return
+                body = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", _content_type(path))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_CONNECT(self) -> None:
+                self.send_error(501, "https is not replayed; request the http:// URL")
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the crawler logs its own requests
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _content_type(path: Path) -> str:
+    name = path.name.split("__")[0]
+    if name.endswith((".htm", ".html")):
+        return "text/html"  # no charset: the page's own <meta> decides, as on the real sites
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -1,0 +1,66 @@
+"""Settings of the archiving crawler; every default lives here.
+
+Override any of them per run with ``-s NAME=VALUE`` or in a Scrapyd schedule call.
+"""
+
+from pathlib import Path
+
+from crawler import __version__
+
+_PACKAGE = Path(__file__).resolve().parent
+
+BOT_NAME = "xinhua-archiver"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+COMMANDS_MODULE = "crawler.commands"
+
+# --- Politeness: these sites are public services; crawl them like a considerate reader.
+# Operators should append a contact address: -s USER_AGENT="... (+mailto:you@example.org)".
+USER_AGENT = f"xinhua-archiver/{__version__} (news archiving crawler; obeys robots.txt)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024  # article pages are 10-400 KB; anything huge is not one
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+# No remote consoles on unattended crawlers: both execute code sent to them.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+FEED_EXPORT_ENCODING = "utf-8"
+
+# --- Pages → articles → files, one stage per pipeline module.
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 100,
+    "pipelines.normalise.NormalisePipeline": 200,
+    "pipelines.validate.ValidatePipeline": 300,
+    "pipelines.deduplicate.DeduplicatePipeline": 400,
+    "pipelines.archive.ArchivePipeline": 800,
+}
+LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
+LOG_LEVEL = "INFO"
+
+# --- Site rules.
+SITE_PROFILES_DIR = str(_PACKAGE / "sites")
+SOURCE_CATEGORIES_FILE = str(_PACKAGE / "sources.yaml")
+# List pages are followed this many links deep from a start URL (columns link to columns).
+DISCOVERY_LIST_DEPTH = 2
+
+# --- Validation.
+# Publication dates further in the future than this are errors, not scoops.
+VALIDATE_MAX_FUTURE_HOURS = 24
+
+# --- Archive.
+ARCHIVE_DIR = "archive"
+ARCHIVE_SITE_URL = ""  # prefix of the back links, e.g. "//news.example.org"
+ARCHIVE_LAYOUT = "post"
+ARCHIVE_TO_STDOUT = False  # print the Markdown instead of writing files (scrape --stdout)

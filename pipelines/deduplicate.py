@@ -1,0 +1,29 @@
+"""Stage 4: one article, one file: the same article ID reached twice in a run is dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.drops import DuplicateArticle
+from crawler.items import Article
+
+
+class DeduplicatePipeline:
+    """Drops an article whose site and ID were already seen in this run.
+
+    Article pages are often linked under several URLs (a column path and the bare
+    ``/YYYYMMDD/<id>/c.html`` form, http and https); Scrapy's request filter cannot
+    tell that they are one article, the ID can.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        key = (item.site, item.article_id)
+        if key in self.seen:
+            raise DuplicateArticle(f"article {item.article_id} already archived in this run")
+        self.seen.add(key)
+        return item

@@ -1,0 +1,67 @@
+"""Stage 2: canonical values: one-line titles, Beijing time, tidy paragraphs, category."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from crawler.body import clean_paragraph, line_filter
+from crawler.categories import Category, SourceCategories
+from crawler.dates import BEIJING
+from crawler.items import Article
+from crawler.profiles import SiteProfiles
+from crawler.text import clean_names, clean_source, clean_title
+
+
+class NormalisePipeline:
+    """Cleans an :class:`Article` in place and files it under a category.
+
+    The category comes from the source through ``SOURCE_CATEGORIES_FILE``; unknown
+    sources take the site profile's default.
+    """
+
+    def __init__(self, profiles: SiteProfiles, categories: SourceCategories):
+        self.profiles = profiles
+        self.categories = categories
+        self._line_filters: dict[str, Callable[[str], bool]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NormalisePipeline:
+        settings = crawler.settings
+        return cls(
+            SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"]),
+            SourceCategories.from_file(settings["SOURCE_CATEGORIES_FILE"]),
+        )
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        profile = self.profiles[item.site]
+        item.title = _cleaned(item.title, clean_title)
+        if item.published is not None:
+            item.published = item.published.astimezone(BEIJING)
+        item.source = _cleaned(item.source, clean_source)
+        item.author = _cleaned(item.author, clean_names)
+        item.editor = _cleaned(item.editor, clean_names)
+        drop_line = self._line_filter(item.site)
+        item.paragraphs = [
+            cleaned
+            for paragraph in item.paragraphs
+            if (cleaned := clean_paragraph(paragraph, drop_line)) is not None
+        ]
+        category = self.categories.get(item.source) or Category(
+            profile.default_category, profile.default_tag
+        )
+        item.category, item.tag = category.slug, category.tag
+        return item
+
+    def _line_filter(self, site: str) -> Callable[[str], bool]:
+        if site not in self._line_filters:
+            self._line_filters[site] = line_filter(self.profiles[site].drop_lines)
+        return self._line_filters[site]
+
+
+def _cleaned(value: str | None, clean: Callable[[str], str]) -> str | None:
+    return (clean(value) or None) if value else None

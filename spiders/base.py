@@ -1,0 +1,126 @@
+"""What every spider of the project shares: fetching article pages into raw page items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.items import PageSnapshot, RawPage
+from crawler.profiles import SiteProfile, SiteProfiles
+
+
+class ArticleSpider(Spider):
+    """Base spider: fetches an article page, follows its continuation pages in order and
+    yields one :class:`RawPage` holding them all. It never parses fields.
+    """
+
+    profiles: SiteProfiles
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.profiles = SiteProfiles.from_folder(crawler.settings["SITE_PROFILES_DIR"])
+        return spider
+
+    def article_request(self, url: str, profile: SiteProfile, **kwargs: Any) -> Request:
+        return Request(
+            url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            cb_kwargs={"site": profile.name},
+            priority=1,  # finish articles before wandering deeper into lists
+            **kwargs,
+        )
+
+    def parse_article(self, response: Response, site: str) -> Iterator[RawPage | Request]:
+        if not isinstance(response, TextResponse):
+            self._count("fetch/not_text")
+            self.logger.warning("Not an HTML page, skipped: %s", response.url)
+            return
+        redirects = response.meta.get("redirect_urls") or [response.url]
+        page = RawPage(
+            url=response.url,
+            html=response.text,
+            site=site,
+            headers=_headers(response),
+            request_url=redirects[0],
+        )
+        yield self._next_page_or_item(page, self._continuation_urls(response, page))
+
+    def parse_continuation(
+        self, response: Response, page: RawPage, remaining: list[str]
+    ) -> Iterator[RawPage | Request]:
+        if isinstance(response, TextResponse):
+            page.continuation_pages.append(PageSnapshot(response.url, response.text))
+            # Pagers often show a window of pages: later pages may reveal more.
+            known = {page.url, *remaining, *page.missing_pages}
+            known.update(snapshot.url for snapshot in page.continuation_pages)
+            remaining += [
+                url for url in self._continuation_urls(response, page) if url not in known
+            ]
+        else:
+            page.missing_pages.append(response.url)
+        yield self._next_page_or_item(page, remaining)
+
+    def continuation_failed(self, failure: Failure) -> Iterator[RawPage | Request]:
+        request = failure.request  # type: ignore[attr-defined]
+        page: RawPage = request.cb_kwargs["page"]
+        page.missing_pages.append(request.url)
+        self._count("fetch/continuation_failed")
+        yield self._next_page_or_item(page, request.cb_kwargs["remaining"])
+
+    def article_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self._count(f"fetch/article_failed/{failure.type.__name__}")
+        self.logger.warning("Article not fetched: %s (%s)", request.url, failure.getErrorMessage())
+
+    def _next_page_or_item(self, page: RawPage, remaining: list[str]) -> RawPage | Request:
+        profile = self.profiles[page.site]
+        fetched = 1 + len(page.continuation_pages) + len(page.missing_pages)
+        limit = profile.continuation.max_pages if profile.continuation else 1
+        if not remaining or fetched >= limit:
+            return page
+        return Request(
+            remaining[0],
+            callback=self.parse_continuation,
+            errback=self.continuation_failed,
+            cb_kwargs={"page": page, "remaining": remaining[1:]},
+            dont_filter=True,  # a continuation page belongs to this article alone
+            priority=2,
+        )
+
+    def _continuation_urls(self, response: TextResponse, page: RawPage) -> list[str]:
+        rule = self.profiles[page.site].continuation
+        if rule is None:
+            return []
+        urls: list[str] = []
+        for query in rule.links:
+            for href in response.css(query).getall():
+                url = response.urljoin(href.strip()).split("#")[0]
+                if rule.pattern.search(url) and _same_article(url, page.url) and url not in urls:
+                    urls.append(url)
+        return [url for url in urls if url != page.url]
+
+    def _count(self, key: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(key)
+
+
+def _same_article(url: str, article_url: str) -> bool:
+    """``c.html?page=2`` continues ``c.html``; ``c_123_2.htm`` continues ``c_123.htm``."""
+    path, article_path = urlsplit(url).path, urlsplit(article_url).path
+    stem = article_path.rsplit(".", 1)[0]
+    return path == article_path or path.startswith(stem + "_")
+
+
+def _headers(response: Response) -> dict[str, list[str]]:
+    return {
+        key.decode("latin-1"): [value.decode("latin-1") for value in values]
+        for key, values in response.headers.items()
+    }

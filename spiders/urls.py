@@ -1,0 +1,36 @@
+"""Fetches given article URLs with the site profile each belongs to (``scrapy scrape``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from scrapy import Request
+from twisted.python.failure import Failure
+
+from spiders.base import ArticleSpider
+
+
+class UrlsSpider(ArticleSpider):
+    """``-a urls=URL,URL``: archive exactly these article pages, discovering nothing.
+
+    URLs that no site profile claims are read with the generic rules. Fetch failures
+    are kept in :attr:`failures` (URL → reason) for the command that started the run.
+    """
+
+    name = "urls"
+
+    def __init__(self, *args: Any, urls: str | list[str] = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        given = urls.split(",") if isinstance(urls, str) else urls
+        self.urls = [url.strip() for url in given if url.strip()]
+        self.failures: dict[str, str] = {}
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.urls:
+            yield self.article_request(url, self.profiles.for_url(url), dont_filter=True)
+
+    def article_failed(self, failure: Failure) -> None:
+        super().article_failed(failure)
+        request = failure.request  # type: ignore[attr-defined]
+        self.failures[request.url] = failure.getErrorMessage()

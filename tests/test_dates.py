@@ -1,0 +1,41 @@
+from datetime import datetime
+
+import pytest
+
+from crawler.dates import BEIJING, format_published, parse_published
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2019-12-10 07:57:40", "2019-12-10 07:57:40"),
+        (" 2019-12-10 07:57:40", "2019-12-10 07:57:40"),
+        ("2024 05/09 22:27:02", "2024-05-09 22:27:02"),  # Xinhua 2021+ header spans
+        ("2022 12 / 14 11:37:37", "2022-12-14 11:37:37"),
+        ("2024年05月13日 13:48", "2024-05-13 13:48:00"),
+        ("2024年5月3日13:48", "2024-05-03 13:48:00"),
+        ("2024/05/13", "2024-05-13 00:00:00"),
+        ("日期：2026-05-11", "2026-05-11 00:00:00"),
+        ("2024-05-15 08:58:52来源：新华网", "2024-05-15 08:58:52"),
+        ("2024-05-09T14:27:02Z", "2024-05-09 22:27:02"),
+        ("2024-05-09T22:27:02+08:00", "2024-05-09 22:27:02"),
+        ("2024-05-09T10:27:02-04:00", "2024-05-09 22:27:02"),
+        ("2024-05-09T22:27:02.123+0800", "2024-05-09 22:27:02"),
+        ("发布时间：2020年01月02日 09时30分", "2020-01-02 09:30:00"),
+    ],
+)
+def test_parse_published(text, expected):
+    parsed = parse_published(text)
+    assert parsed is not None
+    assert parsed.utcoffset().total_seconds() == 8 * 3600
+    assert parsed.strftime("%Y-%m-%d %H:%M:%S") == expected
+
+
+@pytest.mark.parametrize("text", ["", "no date here", "2024-13-01", "2023-02-30 10:00", "12:30"])
+def test_parse_published_rejects(text):
+    assert parse_published(text) is None
+
+
+def test_format_published_is_beijing_time():
+    value = datetime(2022, 5, 10, 16, 57, 30, tzinfo=BEIJING)
+    assert format_published(value) == "2022-05-10 16:57:30 +0800"
