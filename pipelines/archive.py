@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
@@ -24,7 +25,10 @@ class ArchivePipeline:
     """Serialises articles with :class:`MarkdownPostExporter` into ``ARCHIVE_DIR``.
 
     A file is rewritten only when its bytes change, so re-archiving an unchanged
-    article leaves the file (and its mtime) alone. Outcomes are counted as
+    article leaves the file (and its mtime) alone. An article reached under another
+    URL than the one its file records (a column path and the bare form, say) keeps
+    the recorded ``source_url``, so files do not flip between URLs from run to run.
+    Outcomes are counted as
     ``archive/new``, ``archive/updated`` and ``archive/unchanged``. With
     ``ARCHIVE_TO_STDOUT`` the Markdown goes to standard output instead.
     """
@@ -59,16 +63,15 @@ class ArchivePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        data = self.serialize(item)
         if self.to_stdout:
-            sys.stdout.buffer.write(data + b"\n")
+            sys.stdout.buffer.write(self.serialize(item) + b"\n")
             sys.stdout.buffer.flush()
             self.stats.inc_value("archive/printed")
             return item
         assert item.published is not None
         path = article_path(self.archive_dir, item.published, item.article_id)
         try:
-            outcome = self._store(path, data)
+            outcome = self._store(path, item)
         except OSError as exc:
             raise ArchiveWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
         item.path = str(path)
@@ -83,13 +86,30 @@ class ArchivePipeline:
         )
         return buffer.getvalue()
 
-    @staticmethod
-    def _store(path: Path, data: bytes) -> str:
+    def _store(self, path: Path, article: Article) -> str:
         try:
-            if path.read_bytes() == data:
-                return "unchanged"
-            outcome = "updated"
+            existing = path.read_bytes()
         except FileNotFoundError:
-            outcome = "new"
+            write_atomically(path, self.serialize(article))
+            return "new"
+        recorded_url = _recorded_source_url(existing)
+        if recorded_url and recorded_url != article.url:
+            article.url = recorded_url
+        data = self.serialize(article)
+        if data == existing:
+            return "unchanged"
         write_atomically(path, data)
-        return outcome
+        return "updated"
+
+
+def _recorded_source_url(post: bytes) -> str | None:
+    """The ``source_url`` in an archived post's front matter, if it has a readable one."""
+    head = post.split(b"\n---\n", 1)[0]
+    for line in head.decode("utf-8", "replace").splitlines():
+        if line.startswith("source_url: "):
+            try:
+                value = yaml.safe_load(line.removeprefix("source_url: "))
+            except yaml.YAMLError:
+                return None
+            return value if isinstance(value, str) else None
+    return None

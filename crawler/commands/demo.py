@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.statscollectors import StatsCollector
 
+from crawler.commands import prefer_settings
 from crawler.replay import ReplayProxy
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site"
@@ -18,7 +19,7 @@ DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site"
 class Command(ScrapyCommand):
     requires_project = True
     # The demo server is local: no need to throttle for it, and the log would bury the summary.
-    default_settings: ClassVar[dict[str, Any]] = {
+    demo_settings: ClassVar[dict[str, Any]] = {
         "AUTOTHROTTLE_ENABLED": False,
         "DOWNLOAD_DELAY": 0,
         "LOG_LEVEL": "WARNING",
@@ -32,6 +33,11 @@ class Command(ScrapyCommand):
             "Serve crawler/demo_site/ through a local replay proxy at the real Xinhua URLs, "
             "run the xinhua spider on its column pages and print what was archived."
         )
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        prefer_settings(self.settings, self.demo_settings)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.crawler_process is not None and self.settings is not None

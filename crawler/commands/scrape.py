@@ -11,6 +11,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
+from crawler.commands import prefer_settings
+
 
 class ScrapeReport:
     """What became of each requested URL: a written path, or the reason it was not archived."""
@@ -45,7 +47,8 @@ class ScrapeReport:
 
 class Command(ScrapyCommand):
     requires_project = True
-    default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
+    # A one-off scrape prints paths on stdout; only problems belong on stderr.
+    scrape_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
 
     def syntax(self) -> str:
         return "[options] URL [URL ...]"
@@ -68,8 +71,9 @@ class Command(ScrapyCommand):
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
+        assert self.settings is not None
+        prefer_settings(self.settings, self.scrape_settings)
         if opts.stdout:
-            assert self.settings is not None
             self.settings.set("ARCHIVE_TO_STDOUT", True, priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:

@@ -1,0 +1,85 @@
+"""Shared test helpers: the project's paths, a replay proxy fixture and a scrapy runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.utils.test import get_crawler
+
+from crawler import settings as project_settings
+from crawler.replay import ReplayProxy
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEMO_SITE = PROJECT / "crawler" / "demo_site"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally when a tool or file is missing; under CI (CI=true) that is a failure."""
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"required under CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def replay() -> Iterator[Callable[[Path], ReplayProxy]]:
+    """Start replay proxies over folders of pages; all are stopped after the test."""
+    started: list[ReplayProxy] = []
+
+    def start(root: Path) -> ReplayProxy:
+        proxy = ReplayProxy(root).start()
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+def run_scrapy(
+    *args: str, proxy: ReplayProxy | None = None, cwd: Path = PROJECT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m scrapy ARGS`` in a subprocess (one reactor per process)."""
+    env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+    if proxy is not None:
+        env.update(http_proxy=proxy.url, HTTP_PROXY=proxy.url)
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert "DeprecationWarning" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def project_crawler(spidercls: type[Spider] = Spider, **settings: Any) -> Crawler:
+    """A crawler with the project's settings (plus overrides), ready to build components."""
+    project = {
+        name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()
+    }
+    return get_crawler(spidercls, {**project, **settings})
+
+
+def read_post(path: Path) -> tuple[dict, str]:
+    """Front matter (parsed) and body of an archived post."""
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("---\n"), path
+    head, separator, body = text[4:].partition("\n---\n")
+    assert separator, f"unterminated front matter in {path}"
+    return yaml.safe_load(head), body

@@ -1,0 +1,127 @@
+"""Real crawls: ``scrapy crawl`` / ``scrape`` / ``demo`` in subprocesses against the bundled
+demo site, replayed at its real URLs by a proxy on 127.0.0.1."""
+
+import os
+import re
+
+from conftest import DEMO_SITE, PROJECT, read_post, run_scrapy
+
+START_URLS = ",".join((DEMO_SITE / "start_urls.txt").read_text().split())
+LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
+MULTI_PAGE = "http://www.news.cn/politics/20260511/b14e6f8a2c9d4730a5e1f9c62d8b3a07/c.html"
+OLD_LAYOUT = "http://www.xinhuanet.com/world/2019-11/18/c_1125243817.htm"
+NO_DATE = "http://www.news.cn/politics/20260515/e3a7c5019f6d4b2a8e0c7f5d3b9a1c84/c.html"
+
+
+def posts(archive):
+    return sorted((archive / "_posts").rglob("*.md"))
+
+
+def test_crawl_archives_the_demo_site(tmp_path, replay):
+    archive = tmp_path / "archive"
+    result = run_scrapy(
+        "crawl",
+        "xinhua",
+        "-a",
+        f"start_urls={START_URLS}",
+        "-s",
+        f"ARCHIVE_DIR={archive}",
+        *LOCAL,
+        proxy=replay(DEMO_SITE),
+    )
+    assert result.returncode == 0, result.stderr
+    files = posts(archive)
+    assert len(files) == 7
+    ids = [path.stem[11:] for path in files]
+    assert len(set(ids)) == len(ids)  # the article linked under two URLs is archived once
+    for path in files:
+        meta, body = read_post(path)
+        assert path.name == f"{str(meta['date'])[:10]}-{meta['article_id']}.md"
+        assert path.parent.relative_to(archive / "_posts").as_posix() == str(meta["date"])[
+            :10
+        ].replace("-", "/")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0800", str(meta["date"]))
+        assert meta["title"] and "新华网" not in meta["title"]
+        assert body.count("<p>") >= 2
+        assert "<script" not in body and "Play Video" not in body and "责任编辑" not in body
+    # The two pages of the multi-page article are one file, in order.
+    (multi,) = [p for p in files if "b14e6f8a" in p.name]
+    _, body = read_post(multi)
+    assert body.count("<p>") == 6 and body.index("展览分为") < body.index("据悉")
+    # Drops are counted by reason in the stats and logged with the URL.
+    assert "'item_dropped_reasons_count/MissingDate': 1" in result.stderr
+    assert "'item_dropped_reasons_count/DuplicateArticle': 1" in result.stderr
+    assert f"Dropped (MissingDate): no publication date found <{NO_DATE}>" in result.stderr
+
+
+def test_demo_command_crawls_into_archive_dir(tmp_path):
+    archive = tmp_path / "archive"
+    result = run_scrapy("demo", "-s", f"ARCHIVE_DIR={archive}")
+    assert result.returncode == 0, result.stderr
+    assert "7 new, 0 updated, 0 unchanged" in result.stdout
+    assert "1 DuplicateArticle, 1 MissingDate" in result.stdout
+    assert len(posts(archive)) == 7
+    again = run_scrapy("demo", "-s", f"ARCHIVE_DIR={archive}")
+    assert "0 new, 0 updated, 7 unchanged" in again.stdout
+
+
+def test_scrape_prints_paths_and_fails_on_bad_urls(tmp_path, replay):
+    archive = tmp_path / "archive"
+    missing = "http://www.news.cn/politics/20260101/00000000000000000000000000000000/c.html"
+    result = run_scrapy(
+        "scrape",
+        OLD_LAYOUT,
+        NO_DATE,
+        missing,
+        "-s",
+        f"ARCHIVE_DIR={archive}",
+        proxy=replay(DEMO_SITE),
+    )
+    assert result.returncode == 1
+    (written,) = posts(archive)
+    assert result.stdout.split() == [str(written)]
+    assert f"not archived: {NO_DATE}: MissingDate" in result.stderr
+    assert f"not archived: {missing}: " in result.stderr
+
+
+def test_scrape_stdout_writes_no_file(tmp_path, replay):
+    archive = tmp_path / "archive"
+    result = run_scrapy(
+        "scrape", "--stdout", MULTI_PAGE, "-s", f"ARCHIVE_DIR={archive}", proxy=replay(DEMO_SITE)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('---\nlayout: post\ntitle: "千年瓷韵进社区')
+    assert f"<{MULTI_PAGE}>" in result.stdout
+    assert not archive.exists()
+
+
+def test_rescrape_leaves_unchanged_file_alone_and_rewrites_changed(tmp_path, replay):
+    site = tmp_path / "site"
+    page = site / "www.xinhuanet.com" / "world" / "2019-11" / "18" / "c_1125243817.htm"
+    page.parent.mkdir(parents=True)
+    page.write_bytes(
+        (
+            DEMO_SITE / "www.xinhuanet.com" / "world" / "2019-11" / "18" / "c_1125243817.htm"
+        ).read_bytes()
+    )
+    proxy = replay(site)
+    archive = tmp_path / "archive"
+    run_scrapy("scrape", OLD_LAYOUT, "-s", f"ARCHIVE_DIR={archive}", proxy=proxy)
+    (path,) = posts(archive)
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    before = path.read_bytes()
+
+    run_scrapy("scrape", OLD_LAYOUT, "-s", f"ARCHIVE_DIR={archive}", proxy=proxy)
+    assert path.read_bytes() == before and path.stat().st_mtime == 1_000_000_000
+
+    page.write_text(
+        page.read_text(encoding="utf-8").replace("</p>", "（更正）</p>", 1), encoding="utf-8"
+    )
+    run_scrapy("scrape", OLD_LAYOUT, "-s", f"ARCHIVE_DIR={archive}", proxy=proxy)
+    assert "（更正）" in path.read_text(encoding="utf-8")
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
+
+
+def test_scrapy_list_shows_the_spiders():
+    result = run_scrapy("list", cwd=PROJECT)
+    assert result.stdout.split() == ["urls", "xinhua"]
