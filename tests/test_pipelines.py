@@ -1,0 +1,134 @@
+"""Each pipeline stage on its own: named drops, deduplication, atomic archive writes."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import project_crawler, read_post
+
+from crawler.dates import BEIJING
+from crawler.drops import (
+    ArchiveWriteError,
+    DuplicateArticle,
+    ImplausibleDate,
+    MissingBody,
+    MissingDate,
+    MissingTitle,
+    UnknownSite,
+    UnsafeArticleId,
+)
+from crawler.items import Article, RawPage
+from crawler.profiles import ProfileError, SiteProfiles
+from pipelines.archive import ArchivePipeline
+from pipelines.deduplicate import DeduplicatePipeline
+from pipelines.extract import ExtractPipeline
+from pipelines.normalise import NormalisePipeline
+from pipelines.validate import ValidatePipeline
+
+
+def article(**changes) -> Article:
+    fields = dict(
+        url="http://www.news.cn/politics/20260511/0a1b2c3d4e5f40718293a4b5c6d7e8f9/c.html",
+        site="xinhua",
+        article_id="0a1b2c3d4e5f40718293a4b5c6d7e8f9",
+        title="标题",
+        published=datetime(2026, 5, 11, 9, 0, tzinfo=BEIJING),
+        source="新华社",
+        paragraphs=["<p>正文。</p>"],
+        category="xinhuashe",
+        tag="新华社新闻",
+    )
+    return Article(**(fields | changes))
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"title": None}, MissingTitle),
+        ({"published": None}, MissingDate),
+        ({"published": datetime.now(BEIJING) + timedelta(days=3)}, ImplausibleDate),
+        ({"published": datetime(1970, 1, 1, tzinfo=BEIJING)}, ImplausibleDate),
+        ({"paragraphs": []}, MissingBody),
+        ({"article_id": "../../etc"}, UnsafeArticleId),
+    ],
+)
+def test_validate_drops_with_named_reason(changes, reason):
+    stage = ValidatePipeline.from_crawler(project_crawler())
+    with pytest.raises(reason):
+        stage.process_item(article(**changes))
+
+
+def test_validate_counts_missing_continuation_pages():
+    crawler = project_crawler()
+    item = article(missing_pages=["http://www.news.cn/x/c.html?page=2"])
+    assert ValidatePipeline.from_crawler(crawler).process_item(item) is item
+    assert crawler.stats.get_value("article/missing_pages") == 1
+
+
+def test_deduplicate_by_site_and_id():
+    stage = DeduplicatePipeline()
+    stage.process_item(article())
+    with pytest.raises(DuplicateArticle):
+        stage.process_item(
+            article(url="http://www.news.cn/20260511/0a1b2c3d4e5f40718293a4b5c6d7e8f9/c.html")
+        )
+    stage.process_item(article(site="generic"))
+
+
+def test_extract_counts_field_health_and_rejects_unknown_sites():
+    crawler = project_crawler()
+    stage = ExtractPipeline.from_crawler(crawler)
+    html = '<html><head><meta property="og:title" content="标题 - 新华网"></head><body><h1></h1></body></html>'
+    item = stage.process_item(
+        RawPage(url="http://www.news.cn/a/2024-05/09/c_1.htm", html=html, site="xinhua")
+    )
+    assert item.title == "标题" and item.provenance["title"] == "generic:title[0]"
+    assert crawler.stats.get_value("extract/xinhua/title/fallback") == 1
+    assert crawler.stats.get_value("extract/xinhua/published/missing") == 1
+    with pytest.raises(UnknownSite):
+        stage.process_item(RawPage(url="http://x.cn/", html="<p>x</p>", site="nosuchsite"))
+
+
+def test_extract_survives_empty_and_broken_pages():
+    stage = ExtractPipeline.from_crawler(project_crawler())
+    for html in ["", "   ", "<html", "\x00\x01", "<p>" * 5000]:
+        item = stage.process_item(
+            RawPage(url="http://www.news.cn/a/2024-05/09/c_1.htm", html=html, site="xinhua")
+        )
+        assert item.article_id == "c_1"
+
+
+def test_normalise_files_unknown_sources_under_the_site_default():
+    stage = NormalisePipeline.from_crawler(project_crawler())
+    item = stage.process_item(article(source="某某县融媒体中心", category="", tag=""))
+    assert (item.category, item.tag) == ("xinhuawang", "新华网新闻")
+    item = stage.process_item(article(source="新华社客户端", category="", tag=""))
+    assert (item.category, item.tag) == ("xinhuashe", "新华社新闻")
+
+
+def test_archive_write_failure_is_a_named_drop(tmp_path):
+    # A file where a folder should be fails for every user, root included.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    stage = ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(blocker / "archive")))
+    with pytest.raises(ArchiveWriteError, match="cannot write"):
+        stage.process_item(article())
+
+
+def test_archive_writes_post_and_sets_path(tmp_path):
+    crawler = project_crawler(ARCHIVE_DIR=str(tmp_path))
+    item = ArchivePipeline.from_crawler(crawler).process_item(article())
+    meta, _ = read_post(
+        tmp_path / "_posts/2026/05/11/2026-05-11-0a1b2c3d4e5f40718293a4b5c6d7e8f9.md"
+    )
+    assert item.path.endswith("2026-05-11-0a1b2c3d4e5f40718293a4b5c6d7e8f9.md")
+    assert meta["categories"] == "xinhuashe"
+    assert crawler.stats.get_value("archive/new") == 1
+
+
+def test_bad_profile_is_a_clear_error(tmp_path):
+    (tmp_path / "generic.yaml").write_text(
+        "name: generic\ndefault_category: news\ndefault_tag: 新闻\n"
+    )
+    (tmp_path / "broken.yaml").write_text("name: broken\nfields:\n  titel: []\n")
+    with pytest.raises(ProfileError, match=r"broken\.yaml"):
+        SiteProfiles.from_folder(tmp_path)
