@@ -18,16 +18,19 @@ _DATE_TIME = re.compile(
 )
 
 
-def parse_published(text: str) -> datetime | None:
+def parse_published(text: str, *, require_time: bool = False) -> datetime | None:
     """Return the first date (and time, when given) in ``text`` as an aware Beijing datetime.
 
     A date without a zone is Beijing time; one with a zone is converted. Impossible
-    dates (month 13, 31 April) give ``None`` rather than a guess.
+    dates (month 13, 31 April) give ``None`` rather than a guess; so does a date
+    without a time of day when ``require_time`` is set.
     """
     match = _DATE_TIME.search(text)
     if match is None:
         return None
     parts = match.groupdict()
+    if require_time and parts["hour"] is None:
+        return None
     try:
         naive = datetime(
             int(parts["year"]),

@@ -7,17 +7,21 @@ is kept as the field's provenance so a wrong value can be traced to its rule.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from lxml.cssselect import CSSSelector
-from lxml.html import HtmlElement
+from lxml.html import HtmlElement, fragment_fromstring
 from parsel import Selector, SelectorList
 
 from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
 from crawler.dates import parse_published
+from crawler.heuristics import densest_block, headline, visible_date, visible_source
 from crawler.items import Article, RawPage
 from crawler.paths import article_id_from_url
 from crawler.profiles import FieldRule, SiteProfile
@@ -30,6 +34,31 @@ from crawler.text import (
 )
 
 _TEXT_NODES = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+TEXT_HEURISTICS: dict[str, Callable[[Selector], Iterator[str]]] = {
+    "headline": headline,
+    "visible_date": visible_date,
+    "visible_source": visible_source,
+}
+_JS_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.S)
+_JS_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def unescape_js_string(text: str) -> str:
+    """The value of a JavaScript string literal's body (``\\'``, ``\\n``, ``\\u4e2d`` …)."""
+
+    def replace(match: re.Match[str]) -> str:
+        escape = match.group(1)
+        if escape[0] in "ux" and len(escape) > 1:
+            return chr(int(escape[1:], 16))
+        return _JS_SIMPLE.get(escape, escape)
+
+    return _JS_ESCAPE.sub(replace, text)
+
+
+def fragment_text(fragment: str) -> str:
+    """The text of an HTML fragment found by a regex (tags dropped, entities decoded)."""
+    return collapse_whitespace(html.unescape(_TAGS.sub(" ", fragment)))
 
 
 @dataclass(slots=True)
@@ -43,27 +72,44 @@ class _Page:
 
     def __init__(self, url: str, html: str):
         self.url = url
+        self.html = html
         self.selector = Selector(text=html, base_url=url)
         self._jsonld: list[Any] | None = None
 
     def texts(self, rule: FieldRule) -> Iterator[str]:
         """Every candidate text the rule finds, in document order."""
         if rule.kind == "jsonld":
-            yield from (
-                value for value in self._jsonld_values(rule.query) if isinstance(value, str)
-            )
-            return
-        for match in self._select(rule):
-            root = match.root
-            if isinstance(root, str):
-                yield root
-            elif isinstance(root, HtmlElement):
-                yield " ".join(root.xpath(_TEXT_NODES))
+            values = self._jsonld_values(rule.query)
+            yield from (value for value in values if isinstance(value, str))
+        elif rule.kind == "regex":
+            yield from (fragment_text(value) for value in self._regex_values(rule))
+        elif rule.kind == "heuristic":
+            yield from TEXT_HEURISTICS[rule.query](self.selector)
+        else:
+            for match in self._select(rule):
+                root = match.root
+                if isinstance(root, str):
+                    yield root
+                elif isinstance(root, HtmlElement):
+                    yield " ".join(root.xpath(_TEXT_NODES))
 
     def elements(self, rule: FieldRule) -> Iterator[HtmlElement]:
-        for match in self._select(rule):
-            if isinstance(match.root, HtmlElement):
-                yield match.root
+        """Every candidate element the rule finds (an HTML fragment for ``regex``)."""
+        if rule.kind == "regex":
+            for value in self._regex_values(rule):
+                if value.strip():
+                    yield fragment_fromstring(value, create_parent="div")
+        elif rule.kind == "heuristic":
+            yield from densest_block(self.selector)
+        else:
+            for match in self._select(rule):
+                if isinstance(match.root, HtmlElement):
+                    yield match.root
+
+    def _regex_values(self, rule: FieldRule) -> Iterator[str]:
+        for match in re.finditer(rule.query, self.html):
+            value = match.groupdict().get("value") or match.group(1 if match.re.groups else 0)
+            yield unescape_js_string(value) if rule.decode == "js" else value
 
     def _select(self, rule: FieldRule) -> SelectorList[Selector]:
         if rule.kind == "css":
@@ -129,9 +175,7 @@ class ArticleExtractor:
         )
         found = {
             "title": _first_text(page, rules["title"], self._title),
-            "published": _first_text(
-                page, rules["published"], lambda text, _: parse_published(text)
-            ),
+            "published": self._published(page),
             "source": _first_text(page, rules["source"], lambda text, _: clean_source(text)),
             "author": _first_text(page, rules["author"], lambda text, _: author_from_text(text)),
             "editor": _first_text(page, rules["editor"], lambda text, _: editor_from_text(text)),
@@ -142,6 +186,21 @@ class ArticleExtractor:
                 setattr(article, "paragraphs" if name == "body" else name, result.value)
                 article.provenance[name] = result.rule
         return article
+
+    def _published(self, page: _Page) -> _Found | None:
+        """The first date the rules find, with its time of day if any rule shows it.
+
+        Pages often carry a date-only ``<meta>`` before a visible date and time; a later
+        rule may refine the day to the second, never change it.
+        """
+        rules = self.profile.fields["published"]
+        dated = _first_text(page, rules, lambda text, _: parse_published(text))
+        if dated is None or dated.value.time() != time(0):
+            return dated
+        timed = _first_text(page, rules, lambda text, _: parse_published(text, require_time=True))
+        if timed is not None and timed.value.date() == dated.value.date():
+            return timed
+        return dated
 
     def _title(self, text: str, rule: FieldRule) -> str:
         if rule.strip_suffix:
@@ -169,6 +228,8 @@ class ArticleExtractor:
                         return _Found(paragraphs, rule.name)
                 continue
             for element in page.elements(rule):
+                if not isinstance(element.tag, str):
+                    continue
                 self._drop_excluded(element)
                 paragraphs = paragraphs_from_element(element, page.url)
                 if any(_has_text(paragraph) for paragraph in paragraphs):

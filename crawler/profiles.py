@@ -20,6 +20,13 @@ import yaml
 
 GENERIC = "generic"
 FIELDS = ("title", "published", "source", "author", "editor", "body")
+# The built-in strategies a profile may name with ``heuristic:``, per field.
+HEURISTICS = {
+    "title": ("headline",),
+    "published": ("visible_date",),
+    "source": ("visible_source",),
+    "body": ("densest_block",),
+}
 
 
 class ProfileError(ValueError):
@@ -28,12 +35,19 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class FieldRule:
-    """One way to find a field: a CSS or XPath selector, or a JSON-LD key."""
+    """One way to find a field.
 
-    kind: str  # "css", "xpath" or "jsonld"
+    ``css`` / ``xpath``: a selector; ``jsonld``: a key path in the page's JSON-LD;
+    ``regex``: a pattern over the page source whose group ``value`` (or group 1) is the
+    value, unescaped as a JavaScript string with ``decode: js``; ``heuristic``: one of
+    the built-in generic strategies in :mod:`crawler.heuristics`.
+    """
+
+    kind: str
     query: str
     name: str  # "<profile>:<field>[<index>]", recorded as the field's provenance
     strip_suffix: bool = False  # the value is a page title that may end with the site's name
+    decode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,19 +197,31 @@ def _patterns(values: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(value) for value in values)
 
 
+RULE_KINDS = ("css", "xpath", "jsonld", "regex", "heuristic")
+RULE_OPTIONS = {"strip_suffix", "decode"}
+
+
 def _rules(profile: str, field_name: str, entries: list[dict[str, Any]]) -> tuple[FieldRule, ...]:
     rules = []
     for index, entry in enumerate(entries):
-        kinds = [kind for kind in ("css", "xpath", "jsonld") if kind in entry]
-        extra = set(entry) - {"css", "xpath", "jsonld", "strip_suffix"}
-        if len(kinds) != 1 or extra:
-            raise KeyError(f"fields.{field_name}[{index}] needs one of css, xpath, jsonld")
+        where = f"fields.{field_name}[{index}]"
+        kinds = [kind for kind in RULE_KINDS if kind in entry]
+        if len(kinds) != 1 or set(entry) - set(RULE_KINDS) - RULE_OPTIONS:
+            raise KeyError(f"{where} needs exactly one of {', '.join(RULE_KINDS)}")
+        kind, query = kinds[0], entry[kinds[0]]
+        if kind == "regex":
+            re.compile(query)
+        if kind == "heuristic" and query not in HEURISTICS.get(field_name, ()):
+            raise KeyError(f"{where}: no heuristic {query!r} for {field_name}")
+        if entry.get("decode") not in (None, "js"):
+            raise KeyError(f"{where}: decode must be js")
         rules.append(
             FieldRule(
-                kinds[0],
-                entry[kinds[0]],
+                kind,
+                query,
                 f"{profile}:{field_name}[{index}]",
                 bool(entry.get("strip_suffix", False)),
+                entry.get("decode"),
             )
         )
     return tuple(rules)

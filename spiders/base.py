@@ -11,6 +11,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.encoding import page_text
 from crawler.items import PageSnapshot, RawPage
 from crawler.profiles import SiteProfile, SiteProfiles
 
@@ -46,7 +47,7 @@ class ArticleSpider(Spider):
         redirects = response.meta.get("redirect_urls") or [response.url]
         page = RawPage(
             url=response.url,
-            html=response.text,
+            html=page_text(response),
             site=site,
             headers=_headers(response),
             request_url=redirects[0],
@@ -57,7 +58,7 @@ class ArticleSpider(Spider):
         self, response: Response, page: RawPage, remaining: list[str]
     ) -> Iterator[RawPage | Request]:
         if isinstance(response, TextResponse):
-            page.continuation_pages.append(PageSnapshot(response.url, response.text))
+            page.continuation_pages.append(PageSnapshot(response.url, page_text(response)))
             # Pagers often show a window of pages: later pages may reveal more.
             known = {page.url, *remaining, *page.missing_pages}
             known.update(snapshot.url for snapshot in page.continuation_pages)
@@ -113,10 +114,11 @@ class ArticleSpider(Spider):
 
 
 def _same_article(url: str, article_url: str) -> bool:
-    """``c.html?page=2`` continues ``c.html``; ``c_123_2.htm`` continues ``c_123.htm``."""
+    """``c.html?page=2`` continues ``c.html``; ``c_123_2.htm`` continues ``c_123.htm``;
+    ``c1013-31153719-2.html`` continues ``c1013-31153719.html``."""
     path, article_path = urlsplit(url).path, urlsplit(article_url).path
     stem = article_path.rsplit(".", 1)[0]
-    return path == article_path or path.startswith(stem + "_")
+    return path == article_path or path.startswith((stem + "_", stem + "-"))
 
 
 def _headers(response: Response) -> dict[str, list[str]]:

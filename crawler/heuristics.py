@@ -1,0 +1,109 @@
+"""Generic strategies for pages no selector fits, named in profiles with ``heuristic:``.
+
+Each takes the parsed page and yields candidates in order of preference; the
+extractor keeps the first one its field accepts (a date that parses, a source
+after its label, a body element with text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from lxml.html import HtmlElement
+from parsel import Selector
+
+from crawler.text import collapse_whitespace
+
+_NOT_TEXT = {"script", "style", "noscript", "template", "option", "select", "textarea"}
+_DATE_WITH_TIME = re.compile(
+    r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*\d{1,2}\s*[:：]\s*\d\d"
+)
+_DATE_ONLY = re.compile(r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?")
+_SOURCE_LABEL = re.compile(r"(?:文章)?来源\s*[:：]")
+_BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main"}
+
+
+def _text_nodes(selector: Selector) -> list[str]:
+    body = selector.css("body")
+    root = body[0].root if body else selector.root
+    return [
+        str(node)
+        for node in root.xpath(".//text()")
+        if str(node).strip()
+        and node.getparent() is not None
+        and node.getparent().tag not in _NOT_TEXT
+    ]
+
+
+def headline(selector: Selector) -> Iterator[str]:
+    """``<h1>``/``<h2>`` texts that ``<title>`` repeats, longest first.
+
+    The page title nearly always begins with the headline; a site logo in ``<h1>``
+    or a kicker in ``<h2>`` does not appear in it, so this skips them.
+    """
+    title = collapse_whitespace(" ".join(selector.css("title ::text").getall()))
+    candidates = {
+        collapse_whitespace(" ".join(element.css("::text").getall()))
+        for element in selector.css("h1, h2, h3")
+    }
+    repeated = [text for text in candidates if len(text) >= 4 and text in title]
+    yield from sorted(repeated, key=len, reverse=True)
+
+
+def visible_date(selector: Selector) -> Iterator[str]:
+    """Visible date strings: first those with a time of day, then bare dates."""
+    texts = _text_nodes(selector)
+    for pattern in (_DATE_WITH_TIME, _DATE_ONLY):
+        for text in texts:
+            for match in pattern.finditer(text):
+                yield match.group(0)
+
+
+def visible_source(selector: Selector) -> Iterator[str]:
+    """``来源：X`` as the page shows it, the name possibly in the next text node (a link)."""
+    texts = _text_nodes(selector)
+    for index, text in enumerate(texts):
+        label = _SOURCE_LABEL.search(text)
+        if label is None:
+            continue
+        rest = text[label.end() :].strip()
+        if not rest and index + 1 < len(texts):
+            rest = texts[index + 1].strip()
+        yield "来源：" + rest
+
+
+def densest_block(selector: Selector) -> Iterator[HtmlElement]:
+    """The element holding the most paragraph text that is not link text.
+
+    Scores each block by the text of its own ``<p>`` children plus its own loose text
+    (pages that separate paragraphs with ``<br>``), minus what sits inside links.
+    """
+    scored: list[tuple[int, HtmlElement]] = []
+    for element in selector.root.iter(*_BLOCK_CANDIDATES):
+        score = _own_text_length(element)
+        for child in element:
+            if child.tag == "p":
+                score += _text_length(child) - _link_text_length(child)
+        if score > 0:
+            scored.append((score, element))
+    scored.sort(key=lambda pair: pair[0], reverse=True)
+    for _, element in scored[:3]:
+        yield element
+
+
+def _own_text_length(element: HtmlElement) -> int:
+    length = len((element.text or "").strip())
+    for child in element:
+        if isinstance(child.tag, str) and child.tag in {"br", "strong", "b", "span", "font", "u"}:
+            length += len(collapse_whitespace(child.text_content()))
+        length += len((child.tail or "").strip())
+    return length
+
+
+def _text_length(element: HtmlElement) -> int:
+    return len(collapse_whitespace(element.text_content()))
+
+
+def _link_text_length(element: HtmlElement) -> int:
+    return sum(len(collapse_whitespace(link.text_content())) for link in element.iter("a"))

@@ -1,0 +1,32 @@
+"""Pages in GBK/GB18030 bytes decode right; UTF-8 bytes under a false GB2312 declaration too."""
+
+import pytest
+from scrapy.http import HtmlResponse
+
+from crawler.encoding import page_text
+
+TEXT = "新华社北京5月10日电 春耕时节，农机忙碌。𠀋"  # the last character is outside GBK
+
+
+def page(charset: str) -> str:
+    return f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={charset}"></head><body><p>{TEXT}</p></body></html>'
+
+
+@pytest.mark.parametrize("declared", ["gb2312", "GBK", "gb18030"])
+def test_real_gb_bytes_decode(declared):
+    body = page(declared).encode("gb18030")
+    assert TEXT in page_text(HtmlResponse("http://www.people.com.cn/a.html", body=body))
+
+
+@pytest.mark.parametrize("declared", ["gb2312", "GBK"])
+def test_utf8_bytes_under_false_gb_declaration(declared):
+    body = page(declared).encode("utf-8")
+    assert TEXT in page_text(HtmlResponse("http://www.people.com.cn/a.html", body=body))
+
+
+def test_header_charset_wins_for_utf8():
+    body = page("utf-8").encode("utf-8")
+    response = HtmlResponse(
+        "http://x.cn/", body=body, headers={"Content-Type": "text/html; charset=utf-8"}
+    )
+    assert TEXT in page_text(response)
