@@ -142,7 +142,7 @@ class _ParagraphWalker:
                 self.walk(child)
                 self.flush()
             elif tag == "br":
-                self.pieces.append("<br>")
+                self.line_break()
             elif tag == "img":
                 self.image(child)
             elif tag in INLINE_KEPT and not _has_block(child):
@@ -154,6 +154,16 @@ class _ParagraphWalker:
                 self.walk(child)  # span, a, font and other wrappers: keep their text
             if child.tail:
                 self.pieces.append(escape(child.tail, quote=False))
+
+    def line_break(self) -> None:
+        """``<br>`` stays a line break; two in a row separate paragraphs (pages without <p>)."""
+        while self.pieces and not self.pieces[-1].strip():
+            self.pieces.pop()
+        if self.pieces and self.pieces[-1] == "<br>":
+            self.pieces.pop()
+            self.flush()
+        else:
+            self.pieces.append("<br>")
 
     def image(self, element: HtmlElement) -> None:
         for attribute in IMAGE_SOURCES:

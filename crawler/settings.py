@@ -12,6 +12,8 @@ _PACKAGE = Path(__file__).resolve().parent
 BOT_NAME = "xinhua-archiver"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+# Adds one crawl spider per site profile (crawler/sites/<name>.yaml → scrapy crawl <name>).
+SPIDER_LOADER_CLASS = "crawler.spiderloader.ProfileSpiderLoader"
 COMMANDS_MODULE = "crawler.commands"
 
 # --- Politeness: these sites are public services; crawl them like a considerate reader.
@@ -46,6 +48,7 @@ ITEM_PIPELINES = {
     "pipelines.deduplicate.DeduplicatePipeline": 400,
     "pipelines.archive.ArchivePipeline": 800,
 }
+EXTENSIONS = {"crawler.extensions.FieldHealthReport": 500}
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 LOG_LEVEL = "INFO"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from crawler.body import clean_paragraph, line_filter
+from crawler.body import clean_paragraph, line_filter, paragraph_text
 from crawler.categories import Category, SourceCategories
 from crawler.dates import BEIJING
 from crawler.items import Article
@@ -46,10 +46,12 @@ class NormalisePipeline:
         item.author = _cleaned(item.author, clean_names)
         item.editor = _cleaned(item.editor, clean_names)
         drop_line = self._line_filter(item.site)
+        title = item.title
         item.paragraphs = [
             cleaned
             for paragraph in item.paragraphs
             if (cleaned := clean_paragraph(paragraph, drop_line)) is not None
+            and paragraph_text(cleaned) != title  # the headline repeated inside the body block
         ]
         category = self.categories.get(item.source) or Category(
             profile.default_category, profile.default_tag

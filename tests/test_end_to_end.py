@@ -122,6 +122,7 @@ def test_rescrape_leaves_unchanged_file_alone_and_rewrites_changed(tmp_path, rep
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
 
 
-def test_scrapy_list_shows_the_spiders():
-    result = run_scrapy("list", cwd=PROJECT)
-    assert result.stdout.split() == ["urls", "xinhua"]
+def test_scrapy_list_shows_a_spider_per_site_profile():
+    listed = run_scrapy("list", cwd=PROJECT).stdout.split()
+    profiles = {path.stem for path in (PROJECT / "crawler" / "sites").glob("*.yaml")}
+    assert set(listed) == (profiles - {"generic"}) | {"urls"}

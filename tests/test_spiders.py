@@ -8,11 +8,14 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, Response, TextResponse
 
 from crawler.items import RawPage
+from crawler.spiderloader import site_spider
 from spiders.urls import UrlsSpider
-from spiders.xinhua import XinhuaSpider
 
 HEX = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
 DS = "ffeeddccbbaa99887766554433221100"
+
+
+XinhuaSpider = site_spider("xinhua")
 
 
 def spider(cls=XinhuaSpider, **kwargs):

@@ -1,0 +1,32 @@
+"""Spider loader that gives every site profile its own crawl spider.
+
+``scrapy crawl people`` works as soon as ``crawler/sites/people.yaml`` exists: the
+loader adds a :class:`~spiders.site.SiteSpider` subclass named after each profile
+that has start URLs, next to the spiders found in ``SPIDER_MODULES``.
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import BaseSettings
+from scrapy.spiderloader import SpiderLoader
+
+from crawler.profiles import SiteProfiles
+from spiders.site import SiteSpider
+
+
+class ProfileSpiderLoader(SpiderLoader):
+    def __init__(self, settings: BaseSettings):
+        super().__init__(settings)
+        profiles = SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"])
+        for name in profiles:
+            if profiles[name].start_urls and name not in self._spiders:
+                self._spiders[name] = site_spider(name)
+
+    def list(self) -> list[str]:
+        return sorted(self._spiders)
+
+
+def site_spider(site: str) -> type[SiteSpider]:
+    """A crawl spider class for one site profile."""
+    class_name = "".join(part.title() for part in site.split("_")) + "Spider"
+    return type(class_name, (SiteSpider,), {"name": site, "site": site, "__module__": __name__})
