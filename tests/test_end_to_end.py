@@ -3,8 +3,9 @@ demo site, replayed at its real URLs by a proxy on 127.0.0.1."""
 
 import os
 import re
+from pathlib import Path
 
-from conftest import DEMO_SITE, PROJECT, read_post, run_scrapy
+from conftest import DEMO_SITE, FIXTURES, PROJECT, read_post, run_scrapy
 
 START_URLS = ",".join((DEMO_SITE / "start_urls.txt").read_text().split())
 LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
@@ -126,3 +127,23 @@ def test_scrapy_list_shows_a_spider_per_site_profile():
     listed = run_scrapy("list", cwd=PROJECT).stdout.split()
     profiles = {path.stem for path in (PROJECT / "crawler" / "sites").glob("*.yaml")}
     assert set(listed) == (profiles - {"generic"}) | {"urls"}
+
+
+def test_scrape_decodes_real_gbk_and_mislabelled_utf8(tmp_path, replay):
+    """Both pages declare gb2312: one is really GBK bytes, the other UTF-8 re-saved."""
+    page = (FIXTURES / "generic" / "table-layout.html").read_text(encoding="utf-8")
+    site = tmp_path / "site" / "www.example-county.gov.cn" / "xwzx"
+    site.mkdir(parents=True)
+    (site / "gbk.htm").write_bytes(page.encode("gbk"))
+    (site / "utf8.htm").write_bytes(page.encode("utf-8"))
+    archive = tmp_path / "archive"
+    urls = [f"http://www.example-county.gov.cn/xwzx/{name}.htm" for name in ("gbk", "utf8")]
+    result = run_scrapy(
+        "scrape", *urls, "-s", f"ARCHIVE_DIR={archive}", proxy=replay(tmp_path / "site")
+    )
+    assert result.returncode == 0, result.stderr
+    for path in result.stdout.split():
+        meta, body = read_post(Path(path))
+        assert meta["title"] == "县里召开春季防汛工作会议"
+        assert meta["source"] == "县水利局"
+        assert "隐患排查" in body
