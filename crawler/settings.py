@@ -48,7 +48,15 @@ ITEM_PIPELINES = {
     "pipelines.deduplicate.DeduplicatePipeline": 400,
     "pipelines.archive.ArchivePipeline": 800,
 }
-EXTENSIONS = {"crawler.extensions.FieldHealthReport": 500}
+SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 550}
+EXTENSIONS = {
+    "scrapy.extensions.logstats.LogStats": None,
+    "crawler.summary.ArchiveProgress": 0,
+    "crawler.lock.ArchiveLock": 100,
+    "crawler.extensions.FieldHealthReport": 500,
+    "crawler.summary.RunSummary": 510,
+}
+RUN_SUMMARY_FILE = None  # also write the run summary as JSON here
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 LOG_LEVEL = "INFO"
 
@@ -57,6 +65,11 @@ SITE_PROFILES_DIR = str(_PACKAGE / "sites")
 SOURCE_CATEGORIES_FILE = str(_PACKAGE / "sources.yaml")
 # List pages are followed this many links deep from a start URL (columns link to columns).
 DISCOVERY_LIST_DEPTH = 2
+
+# --- Incremental crawls: articles in the catalog are not fetched again, unless they were
+# published within the revisit window (so that corrections are caught).
+INCREMENTAL_ENABLED = True
+INCREMENTAL_REVISIT_DAYS = 3
 
 # --- Validation.
 # Publication dates further in the future than this are errors, not scoops.
@@ -67,3 +80,7 @@ ARCHIVE_DIR = "archive"
 ARCHIVE_SITE_URL = ""  # prefix of the back links, e.g. "//news.example.org"
 ARCHIVE_LAYOUT = "post"
 ARCHIVE_TO_STDOUT = False  # print the Markdown instead of writing files (scrape --stdout)
+ARCHIVE_CATALOG = True  # keep <ARCHIVE_DIR>/_catalog/ (SQLite index + articles.jsonl)
+# Overlapping runs: the second waits this many seconds for the first, then exits non-zero.
+ARCHIVE_LOCK = True
+ARCHIVE_LOCK_WAIT = 0

@@ -1,10 +1,11 @@
-"""Stage 5: write each article to its dated file in the archive, atomically."""
+"""Stage 5: write each article to its dated file in the archive, atomically, and catalog it."""
 
 from __future__ import annotations
 
 import io
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from crawler.atomic import write_atomically
+from crawler.catalog import CATALOG_DIR, JSONL_EXPORT, Catalog, CatalogEntry, content_hash
+from crawler.dates import BEIJING
 from crawler.drops import ArchiveWriteError
 from crawler.exporter import MarkdownPostExporter
 from crawler.items import Article
@@ -28,8 +31,12 @@ class ArchivePipeline:
     article leaves the file (and its mtime) alone. An article reached under another
     URL than the one its file records (a column path and the bare form, say) keeps
     the recorded ``source_url``, so files do not flip between URLs from run to run.
-    Outcomes are counted as
-    ``archive/new``, ``archive/updated`` and ``archive/unchanged``. With
+    An article whose date was corrected moves to its new dated path.
+
+    With ``ARCHIVE_CATALOG`` every written article is recorded in the catalog
+    (``_catalog/catalog.sqlite``) and ``_catalog/articles.jsonl`` is refreshed at the
+    end of a run that changed anything. Outcomes are counted as ``archive/new``,
+    ``archive/updated``, ``archive/unchanged`` and ``archive/moved``. With
     ``ARCHIVE_TO_STDOUT`` the Markdown goes to standard output instead.
     """
 
@@ -41,12 +48,16 @@ class ArchivePipeline:
         site_url: str = "",
         layout: str = "post",
         to_stdout: bool = False,
+        use_catalog: bool = True,
     ):
         self.archive_dir = archive_dir
         self.stats = stats
         self.site_url = site_url
         self.layout = layout
         self.to_stdout = to_stdout
+        self.use_catalog = use_catalog and not to_stdout
+        self.catalog: Catalog | None = None
+        self.changed = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -58,7 +69,23 @@ class ArchivePipeline:
             site_url=settings["ARCHIVE_SITE_URL"],
             layout=settings["ARCHIVE_LAYOUT"],
             to_stdout=settings.getbool("ARCHIVE_TO_STDOUT"),
+            use_catalog=settings.getbool("ARCHIVE_CATALOG"),
         )
+
+    def open_spider(self) -> None:
+        if self.use_catalog:
+            self.catalog = Catalog(self.archive_dir)
+
+    def close_spider(self) -> None:
+        if self.catalog is None:
+            return
+        if self.changed or not (self.archive_dir / CATALOG_DIR / JSONL_EXPORT).exists():
+            export = io.StringIO()
+            self.catalog.export_jsonl(export)
+            write_atomically(
+                self.archive_dir / CATALOG_DIR / JSONL_EXPORT, export.getvalue().encode("utf-8")
+            )
+        self.catalog.close()
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
@@ -71,11 +98,14 @@ class ArchivePipeline:
         assert item.published is not None
         path = article_path(self.archive_dir, item.published, item.article_id)
         try:
-            outcome = self._store(path, item)
+            data, outcome = self._store(path, item)
+            self._catalog(item, path, data)
         except OSError as exc:
             raise ArchiveWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
         item.path = str(path)
         self.stats.inc_value(f"archive/{outcome}")
+        if outcome != "unchanged":
+            self.changed += 1
         logger.debug("%s %s", outcome.capitalize(), path)
         return item
 
@@ -86,20 +116,44 @@ class ArchivePipeline:
         )
         return buffer.getvalue()
 
-    def _store(self, path: Path, article: Article) -> str:
+    def _store(self, path: Path, article: Article) -> tuple[bytes, str]:
         try:
             existing = path.read_bytes()
         except FileNotFoundError:
-            write_atomically(path, self.serialize(article))
-            return "new"
+            data = self.serialize(article)
+            write_atomically(path, data)
+            return data, "new"
         recorded_url = _recorded_source_url(existing)
         if recorded_url and recorded_url != article.url:
             article.url = recorded_url
         data = self.serialize(article)
         if data == existing:
-            return "unchanged"
+            return data, "unchanged"
         write_atomically(path, data)
-        return "updated"
+        return data, "updated"
+
+    def _catalog(self, article: Article, path: Path, data: bytes) -> None:
+        if self.catalog is None:
+            return
+        relative = path.relative_to(self.archive_dir).as_posix()
+        previous = self.catalog.get(article.site, article.article_id)
+        if previous is not None and previous.path != relative:
+            # The publication date was corrected: the article now lives under another day.
+            (self.archive_dir / previous.path).unlink(missing_ok=True)
+            self.stats.inc_value("archive/moved")
+        assert article.published is not None and article.title
+        entry = CatalogEntry(
+            site=article.site,
+            article_id=article.article_id,
+            url=article.url,
+            title=article.title,
+            published=article.published.isoformat(),
+            source=article.source,
+            category=article.category,
+            path=relative,
+            content_hash=content_hash(data),
+        )
+        self.catalog.record(entry, datetime.now(BEIJING))
 
 
 def _recorded_source_url(post: bytes) -> str | None:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
+from crawler.middlewares import ARTICLE_META
 from crawler.profiles import SiteProfile
 from spiders.base import ArticleSpider
 
@@ -67,8 +68,11 @@ class SiteSpider(ArticleSpider):
         url = url.split("#")[0]
         if not url.startswith(("http://", "https://")) or not self.profile.claims(url):
             return None
-        if self.profile.article_id(url):
-            return self.article_request(url, self.profile)
+        article_id = self.profile.article_id(url)
+        if article_id:
+            return self.article_request(
+                url, self.profile, meta={ARTICLE_META: (self.site, article_id)}
+            )
         if self.profile.is_list_page(url) and depth <= self.settings.getint("DISCOVERY_LIST_DEPTH"):
             return self.list_request(url, depth)
         return None
@@ -84,9 +88,11 @@ class SiteSpider(ArticleSpider):
         for value in _strings(data):
             if value.startswith(("http://", "https://", "/")) or value.endswith((".htm", ".html")):
                 url = response.urljoin(value)
-                if self.profile.article_id(url) and self.profile.claims(url):
+                article_id = self.profile.article_id(url)
+                if article_id and self.profile.claims(url):
                     found += 1
-                    yield self.article_request(url, self.profile)
+                    meta = {ARTICLE_META: (self.site, article_id)}
+                    yield self.article_request(url, self.profile, meta=meta)
         next_page = self._next_json_page(response.url)
         if found and next_page:
             yield self.list_request(next_page, depth)

@@ -60,10 +60,11 @@ def test_demo_command_crawls_into_archive_dir(tmp_path):
     result = run_scrapy("demo", "-s", f"ARCHIVE_DIR={archive}")
     assert result.returncode == 0, result.stderr
     assert "7 new, 0 updated, 0 unchanged" in result.stdout
-    assert "1 DuplicateArticle, 1 MissingDate" in result.stdout
+    assert "dropped: 1 DuplicateArticle, 1 MissingDate" in result.stdout
     assert len(posts(archive)) == 7
+    # The second run fetches list pages only: every article is already archived.
     again = run_scrapy("demo", "-s", f"ARCHIVE_DIR={archive}")
-    assert "0 new, 0 updated, 7 unchanged" in again.stdout
+    assert "0 new, 0 updated, 0 unchanged, 0 moved, 7 skipped as already archived" in again.stdout
 
 
 def test_scrape_prints_paths_and_fails_on_bad_urls(tmp_path, replay):

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
-from scrapy.statscollectors import StatsCollector
 
 from crawler.commands import prefer_settings
 from crawler.replay import ReplayProxy
+from crawler.summary import format_summary, run_summary
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site"
 
@@ -52,36 +52,12 @@ class Command(ScrapyCommand):
         finally:
             proxy.stop()
         assert crawler.stats is not None
-        print(summary(crawler.stats, Path(self.settings["ARCHIVE_DIR"]), len(proxy.requests)))
-        if self.crawler_process.bootstrap_failed or not crawler.stats.get_value(
-            "item_scraped_count"
-        ):
+        stats = crawler.stats.get_stats()
+        archive_dir = Path(self.settings["ARCHIVE_DIR"])
+        print(f"Demo crawl of the local demo site ({len(proxy.requests)} requests served).")
+        print(f"Archive {archive_dir.resolve()}: {format_summary(run_summary(stats))}")
+        posts = archive_dir / "_posts"
+        for path in sorted(posts.rglob("*.md")) if posts.is_dir() else []:
+            print(f"  {path}")
+        if self.crawler_process.bootstrap_failed or crawler.stats.get_value("run/status") != "ok":
             self.exitcode = 1
-
-
-def summary(stats: StatsCollector, archive_dir: Path, requests: int) -> str:
-    """A short human report of a crawl's outcome from its stats."""
-    values = stats.get_stats()
-    lines = [
-        f"Demo crawl finished: {requests} pages served by the local demo site.",
-        "Archived into {dir}: {new} new, {updated} updated, {unchanged} unchanged.".format(
-            dir=archive_dir.resolve(),
-            new=values.get("archive/new", 0),
-            updated=values.get("archive/updated", 0),
-            unchanged=values.get("archive/unchanged", 0),
-        ),
-    ]
-    drops = {
-        key.rsplit("/", 1)[1]: count
-        for key, count in values.items()
-        if key.startswith("item_dropped_reasons_count/")
-    }
-    if drops:
-        lines.append(
-            "Dropped: " + ", ".join(f"{count} {reason}" for reason, count in sorted(drops.items()))
-        )
-    posts = (
-        sorted((archive_dir / "_posts").rglob("*.md")) if (archive_dir / "_posts").is_dir() else []
-    )
-    lines += [f"  {path}" for path in posts]
-    return "\n".join(lines)

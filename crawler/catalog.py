@@ -1,0 +1,169 @@
+"""The archive's catalog: a machine-readable index of every archived article.
+
+SQLite from the standard library, in ``<ARCHIVE_DIR>/_catalog/catalog.sqlite``
+(Jekyll never publishes folders whose names start with ``_``). It is a cache of
+what the Markdown files say, plus their revision history: :func:`rebuild` recreates
+it from the files alone, so losing it loses nothing but the history.
+
+WAL mode lets readers (the incremental-crawl filter, exports) work while a crawl
+writes, and lets several crawler processes share one archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+CATALOG_DIR = "_catalog"
+DATABASE = "catalog.sqlite"
+JSONL_EXPORT = "articles.jsonl"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    site TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    published TEXT NOT NULL,
+    source TEXT,
+    category TEXT NOT NULL,
+    path TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    first_archived TEXT NOT NULL,
+    last_changed TEXT NOT NULL,
+    PRIMARY KEY (site, article_id)
+);
+CREATE TABLE IF NOT EXISTS revisions (
+    site TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    archived_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revisions_by_article ON revisions (site, article_id);
+"""
+
+
+@dataclass(slots=True)
+class CatalogEntry:
+    site: str
+    article_id: str
+    url: str
+    title: str
+    published: str  # ISO 8601 with +08:00
+    source: str | None
+    category: str
+    path: str  # relative to the archive folder, POSIX separators
+    content_hash: str  # sha256 of the file's bytes
+    first_archived: str = ""
+    last_changed: str = ""
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Catalog:
+    """One connection to an archive's catalog; each method commits its own change."""
+
+    def __init__(self, archive_dir: Path):
+        self.archive_dir = archive_dir
+        folder = archive_dir / CATALOG_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / DATABASE
+        self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.connection.row_factory = sqlite3.Row
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def get(self, site: str, article_id: str) -> CatalogEntry | None:
+        row = self.connection.execute(
+            "SELECT * FROM articles WHERE site = ? AND article_id = ?", (site, article_id)
+        ).fetchone()
+        return CatalogEntry(**dict(row)) if row else None
+
+    def published(self, site: str, article_id: str) -> datetime | None:
+        """When an archived article was published, or None if it is not archived."""
+        row = self.connection.execute(
+            "SELECT published FROM articles WHERE site = ? AND article_id = ?", (site, article_id)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def record(self, entry: CatalogEntry, now: datetime) -> str:
+        """Store an archived article; returns ``new``, ``updated`` or ``unchanged``.
+
+        A changed content hash adds a revision; the first archive time is kept.
+        """
+        stamp = now.isoformat(timespec="seconds")
+        with self.connection:  # one transaction
+            self.connection.execute("BEGIN IMMEDIATE")
+            old = self.get(entry.site, entry.article_id)
+            if (
+                old is not None
+                and old.content_hash == entry.content_hash
+                and old.path == entry.path
+            ):
+                return "unchanged"
+            entry.first_archived = old.first_archived if old else stamp
+            entry.last_changed = stamp
+            self.connection.execute(
+                "INSERT OR REPLACE INTO articles VALUES "
+                "(:site, :article_id, :url, :title, :published, :source, :category, :path, "
+                ":content_hash, :first_archived, :last_changed)",
+                asdict(entry),
+            )
+            if old is None or old.content_hash != entry.content_hash:
+                self.connection.execute(
+                    "INSERT INTO revisions VALUES (?, ?, ?, ?)",
+                    (entry.site, entry.article_id, entry.content_hash, stamp),
+                )
+            return "new" if old is None else "updated"
+
+    def revisions(self, site: str, article_id: str) -> list[tuple[str, str]]:
+        """``(content_hash, archived_at)`` of every version, oldest first."""
+        rows = self.connection.execute(
+            "SELECT content_hash, archived_at FROM revisions WHERE site = ? AND article_id = ? "
+            "ORDER BY rowid",
+            (site, article_id),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def entries(self) -> Iterator[CatalogEntry]:
+        for row in self.connection.execute(
+            "SELECT * FROM articles ORDER BY published, site, article_id"
+        ):
+            yield CatalogEntry(**dict(row))
+
+    def count(self) -> int:
+        return int(self.connection.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def export_jsonl(self, out: IO[str]) -> int:
+        """Write one JSON object per article (with its revision history); returns the count."""
+        history: dict[tuple[str, str], list[dict[str, str]]] = {}
+        for row in self.connection.execute(
+            "SELECT site, article_id, content_hash, archived_at FROM revisions ORDER BY rowid"
+        ):
+            history.setdefault((row[0], row[1]), []).append(
+                {"content_hash": row[2], "archived_at": row[3]}
+            )
+        count = 0
+        for entry in self.entries():
+            record: dict[str, Any] = asdict(entry)
+            record["revisions"] = history.get((entry.site, entry.article_id), [])
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+
+    def clear(self) -> None:
+        with self.connection:
+            self.connection.execute("DELETE FROM articles")
+            self.connection.execute("DELETE FROM revisions")

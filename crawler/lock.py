@@ -1,0 +1,92 @@
+"""One writer per archive: overlapping runs wait for the lock or stop at once.
+
+Cron does not know whether the previous run finished. :class:`ArchiveLock` takes an
+exclusive ``flock`` on ``<ARCHIVE_DIR>/.lock`` when the spider opens; the kernel drops
+it when the process ends, however it ends, so a killed run leaves no stale lock.
+When the lock is taken, the run waits up to ``ARCHIVE_LOCK_WAIT`` seconds (0: not at
+all), then closes with the finish reason ``archive_locked`` and a clear message, and
+the ``crawl`` command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+
+from crawler.dates import BEIJING
+
+logger = logging.getLogger(__name__)
+LOCK_FILE = ".lock"
+
+
+class ArchiveBusy(Exception):
+    """Another process holds the archive's lock."""
+
+
+def acquire(archive_dir: Path, wait: float) -> IO[str]:
+    """Lock ``archive_dir`` for this process (waiting up to ``wait`` seconds); returns the
+    open lock file, which holds the lock until it is closed or the process ends."""
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    handle = (archive_dir / LOCK_FILE).open("a+", encoding="utf-8")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise ArchiveBusy(holder) from None
+            time.sleep(0.2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} since {datetime.now(BEIJING).isoformat(timespec='seconds')}\n")
+    handle.flush()
+    return handle
+
+
+class ArchiveLock:
+    def __init__(self, crawler: Crawler, archive_dir: Path, wait: float):
+        self.crawler = crawler
+        self.archive_dir = archive_dir
+        self.wait = wait
+        self.handle: IO[str] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveLock:
+        settings = crawler.settings
+        if not settings.getbool("ARCHIVE_LOCK") or settings.getbool("ARCHIVE_TO_STDOUT"):
+            raise NotConfigured("ARCHIVE_LOCK is off (or nothing is written)")
+        lock = cls(crawler, Path(settings["ARCHIVE_DIR"]), settings.getfloat("ARCHIVE_LOCK_WAIT"))
+        crawler.signals.connect(lock.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(lock.spider_closed, signal=signals.spider_closed)
+        return lock
+
+    def spider_opened(self, spider: Spider) -> None:
+        try:
+            self.handle = acquire(self.archive_dir, self.wait)
+        except ArchiveBusy as busy:
+            logger.error(
+                "Archive %s is in use by %s; not crawling. Set ARCHIVE_LOCK_WAIT=<seconds> to "
+                "wait for it instead.",
+                self.archive_dir,
+                busy,
+            )
+            assert self.crawler.engine is not None
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_locked"))
+
+    def spider_closed(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
