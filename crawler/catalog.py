@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -167,3 +167,43 @@ class Catalog:
         with self.connection:
             self.connection.execute("DELETE FROM articles")
             self.connection.execute("DELETE FROM revisions")
+
+
+def rebuild(
+    catalog: Catalog, site_for_url: Callable[[str], str], now: datetime
+) -> tuple[int, list[str]]:
+    """Recreate the catalog from the archive's Markdown files alone.
+
+    Returns the number of articles indexed and the posts that could not be read (with
+    the reason). Revision history starts again from the files as they are.
+    """
+    from crawler.exporter import read_front_matter  # the file format lives with the exporter
+
+    problems: list[str] = []
+    entries: list[CatalogEntry] = []
+    for path in sorted((catalog.archive_dir / "_posts").rglob("*.md")):
+        if path.name.startswith("."):
+            continue
+        data = path.read_bytes()
+        try:
+            meta = read_front_matter(data)
+            published = datetime.strptime(str(meta["date"]), "%Y-%m-%d %H:%M:%S %z")
+            entries.append(
+                CatalogEntry(
+                    site=site_for_url(str(meta["source_url"])),
+                    article_id=str(meta["article_id"]),
+                    url=str(meta["source_url"]),
+                    title=str(meta["title"]),
+                    published=published.isoformat(),
+                    source=str(meta["source"]) if meta.get("source") else None,
+                    category=str(meta["categories"]),
+                    path=path.relative_to(catalog.archive_dir).as_posix(),
+                    content_hash=content_hash(data),
+                )
+            )
+        except (ValueError, KeyError) as exc:
+            problems.append(f"{path}: {exc}")
+    catalog.clear()
+    for entry in entries:
+        catalog.record(entry, now)
+    return len(entries), problems

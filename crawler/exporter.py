@@ -38,6 +38,7 @@ from crawler.items import Article
 
 # libyaml's emitter is about five times faster than the pure-Python one; output is the same.
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NO_WRAP = 2**30
 
 
@@ -113,3 +114,20 @@ def _html_text(text: str) -> str:
 def _markdown_text(text: str) -> str:
     """Link text that cannot close the Markdown link early."""
     return _html_text(text).replace("[", "\\[").replace("]", "\\]")
+
+
+def read_front_matter(post: bytes) -> dict[str, Any]:
+    """The front matter of an archived post (raises ValueError when it has none or it is bad)."""
+    text = post.decode("utf-8")
+    if not text.startswith("---\n"):
+        raise ValueError("no front matter")
+    head, separator, _ = text[4:].partition("\n---\n")
+    if not separator:
+        raise ValueError("unterminated front matter")
+    try:
+        meta = yaml.load(head, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"bad front matter: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError("front matter is not a mapping")
+    return meta

@@ -12,6 +12,7 @@ from scrapy.http import Response, TextResponse
 
 from crawler.middlewares import ARTICLE_META
 from crawler.profiles import SiteProfile
+from crawler.urls import canonical_url
 from spiders.base import ArticleSpider
 
 
@@ -65,7 +66,7 @@ class SiteSpider(ArticleSpider):
 
     def _route(self, url: str, depth: int) -> Request | None:
         """The request a discovered URL deserves: article, list page, or none."""
-        url = url.split("#")[0]
+        url = canonical_url(url)
         if not url.startswith(("http://", "https://")) or not self.profile.claims(url):
             return None
         article_id = self.profile.article_id(url)
@@ -87,7 +88,7 @@ class SiteSpider(ArticleSpider):
         found = 0
         for value in _strings(data):
             if value.startswith(("http://", "https://", "/")) or value.endswith((".htm", ".html")):
-                url = response.urljoin(value)
+                url = canonical_url(response.urljoin(value))
                 article_id = self.profile.article_id(url)
                 if article_id and self.profile.claims(url):
                     found += 1

@@ -28,6 +28,7 @@ class UrlsSpider(ArticleSpider):
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.urls:
+            # The requested URL as given: the report to the user is keyed by it.
             yield self.article_request(url, self.profiles.for_url(url), dont_filter=True)
 
     def article_failed(self, failure: Failure) -> None:

@@ -19,6 +19,7 @@ from crawler import settings as project_settings
 from crawler.replay import ReplayProxy
 
 PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))  # the benchmarks package (site generator) is not installed
 SHARED = PROJECT.parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEMO_SITE = PROJECT / "crawler" / "demo_site"
@@ -47,17 +48,26 @@ def replay() -> Iterator[Callable[[Path], ReplayProxy]]:
         proxy.stop()
 
 
+def scrapy_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "scrapy", *args]
+
+
+def scrapy_env(proxy: ReplayProxy | None) -> dict[str, str]:
+    """The environment of a crawl subprocess: no inherited proxies, ours if given."""
+    env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+    if proxy is not None:
+        env.update(http_proxy=proxy.url, HTTP_PROXY=proxy.url)
+    return env
+
+
 def run_scrapy(
     *args: str, proxy: ReplayProxy | None = None, cwd: Path = PROJECT, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m scrapy ARGS`` in a subprocess (one reactor per process)."""
-    env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
-    if proxy is not None:
-        env.update(http_proxy=proxy.url, HTTP_PROXY=proxy.url)
     result = subprocess.run(
-        [sys.executable, "-m", "scrapy", *args],
+        scrapy_command(*args),
         cwd=cwd,
-        env=env,
+        env=scrapy_env(proxy),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,0 +1,47 @@
+"""``scrapy reindex``: rebuild the archive's catalog from its Markdown files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from scrapy.commands import ScrapyCommand
+
+from crawler.catalog import Catalog, rebuild
+from crawler.dates import BEIJING
+from crawler.lock import ArchiveBusy, acquire
+from crawler.profiles import SiteProfiles
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+
+    def short_desc(self) -> str:
+        return "Rebuild ARCHIVE_DIR's catalog from the Markdown files alone"
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        archive_dir = Path(self.settings["ARCHIVE_DIR"])
+        profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
+        try:
+            lock = acquire(archive_dir, self.settings.getfloat("ARCHIVE_LOCK_WAIT"))
+        except ArchiveBusy as busy:
+            print(f"Archive {archive_dir} is in use by {busy}; not reindexing.", file=sys.stderr)
+            self.exitcode = 1
+            return
+        with lock:
+            catalog = Catalog(archive_dir)
+            try:
+                count, problems = rebuild(
+                    catalog, lambda url: profiles.for_url(url).name, datetime.now(BEIJING)
+                )
+            finally:
+                catalog.close()
+        for problem in problems:
+            print(f"skipped {problem}", file=sys.stderr)
+        print(f"Indexed {count} articles from {archive_dir / '_posts'} into {catalog.path}")
+        if problems:
+            self.exitcode = 1

@@ -1,0 +1,27 @@
+"""Canonical article URLs: one article, one URL, whatever link led to it."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that only say where a reader came from.
+_TRACKING = re.compile(
+    r"^(?:utm_\w+|spm|from|source|share\w*|isappinstalled|scene|clicktime|enterid|wd|eqid|"
+    r"timestamp|ts|_|f|tt_from|tt_medium|app|appid|channel|wxshare\w*|s_trans|ivk_sa)$",
+    re.I,
+)
+
+
+def canonical_url(url: str) -> str:
+    """``url`` without its fragment, tracking parameters and default port, host lowercased."""
+    parts = urlsplit(url.strip())
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING.match(key)
+    ]
+    host = (parts.hostname or "").lower()
+    if parts.port and parts.port not in (80, 443):
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", urlencode(query), ""))
