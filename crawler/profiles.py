@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import yaml
 
 GENERIC = "generic"
+# libyaml's loader when PyYAML was built with it: profiles load at every crawl start.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FIELDS = ("title", "published", "source", "author", "editor", "body")
 # The built-in strategies a profile may name with ``heuristic:``, per field.
 HEURISTICS = {
@@ -140,7 +142,7 @@ class SiteProfiles:
 def load_profile(path: Path, generic: SiteProfile | None = None) -> SiteProfile:
     """Read one YAML profile; field rules get the generic profile's rules appended."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (OSError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
