@@ -42,6 +42,7 @@ TEXT_HEURISTICS: dict[str, Callable[[Selector], Iterator[str]]] = {
 _JS_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.S)
 _JS_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _TAGS = re.compile(r"<[^>]+>")
+_CLOSING_ROOT_TAGS = re.compile(r"</(?:html|body)\s*>", re.I)
 
 
 def unescape_js_string(text: str) -> str:
@@ -73,7 +74,9 @@ class _Page:
     def __init__(self, url: str, html: str):
         self.url = url
         self.html = html
-        self.selector = Selector(text=html, base_url=url)
+        # A stray early </html> (gov.cn's included header has one) would leave the article
+        # outside the document root, out of reach of CSS rules; end tags are optional anyway.
+        self.selector = Selector(text=_CLOSING_ROOT_TAGS.sub("", html), base_url=url)
         self._jsonld: list[Any] | None = None
 
     def texts(self, rule: FieldRule) -> Iterator[str]:

@@ -85,13 +85,19 @@ class SiteProfile:
     drop_lines: tuple[re.Pattern[str], ...] = ()
     continuation: Continuation | None = None
     datasources: tuple[Datasource, ...] = ()
-    json_page_param: str | None = None
+    page_number: re.Pattern[str] | None = None  # the list page's number: group "page"
     max_list_pages: int = 10
+    trailing_drop_lines: tuple[re.Pattern[str], ...] = ()
 
     def claims(self, url: str) -> bool:
         """True when the URL's host is one of the profile's domains or a subdomain of one."""
+        return self.claim_length(url) > 0
+
+    def claim_length(self, url: str) -> int:
+        """Length of the longest profile domain the URL's host belongs to (0: none)."""
         host = (urlsplit(url).hostname or "").lower()
-        return any(host == domain or host.endswith("." + domain) for domain in self.domains)
+        matches = [len(d) for d in self.domains if host == d or host.endswith("." + d)]
+        return max(matches, default=0)
 
     def article_id(self, url: str) -> str | None:
         """The site's own article ID when ``url`` is an article URL of this site."""
@@ -132,11 +138,14 @@ class SiteProfiles:
         return iter(sorted(self._by_name))
 
     def for_url(self, url: str) -> SiteProfile:
-        """The site profile claiming ``url``, or the generic one."""
+        """The site profile claiming ``url`` most specifically (``beijing.gov.cn`` before
+        ``gov.cn``), or the generic one."""
+        best, best_length = self._by_name[GENERIC], 0
         for profile in self._by_name.values():
-            if profile.name != GENERIC and profile.claims(url):
-                return profile
-        return self._by_name[GENERIC]
+            length = profile.claim_length(url) if profile.name != GENERIC else 0
+            if length > best_length:
+                best, best_length = profile, length
+        return best
 
 
 def load_profile(path: Path, generic: SiteProfile | None = None) -> SiteProfile:
@@ -190,8 +199,10 @@ def _build_profile(data: dict[str, Any], generic: SiteProfile | None) -> SitePro
             Datasource(item["selector"], re.compile(item["pattern"]), item["url"])
             for item in data.get("datasources", ())
         ),
-        json_page_param=data.get("json_page_param"),
+        page_number=re.compile(data["page_number"]) if data.get("page_number") else None,
         max_list_pages=int(data.get("max_list_pages", 10)),
+        trailing_drop_lines=_patterns(data.get("trailing_drop_lines", ()))
+        + (generic.trailing_drop_lines if generic and name != GENERIC else ()),
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy import Request
 from scrapy.http import Response, TextResponse
@@ -50,8 +50,17 @@ class SiteSpider(ArticleSpider):
             self._count("fetch/not_text")
             return
         self._count("discovery/list_pages")
+        articles = 0
+        for request in self._list_links(response, depth):
+            articles += request.callback == self.parse_article
+            yield request
+        next_page = self._next_list_page(response.url)
+        if articles and next_page:  # numbered list pages go on while they list articles
+            yield self.list_request(next_page, depth)
+
+    def _list_links(self, response: TextResponse, depth: int) -> Iterator[Request]:
         if _looks_like_json(response):
-            yield from self._parse_json_list(response, depth)
+            yield from self._json_list_links(response)
             return
         for href in response.css("a::attr(href)").getall():
             request = self._route(response.urljoin(href.strip()), depth + 1)
@@ -69,55 +78,57 @@ class SiteSpider(ArticleSpider):
         url = canonical_url(url)
         if not url.startswith(("http://", "https://")) or not self.profile.claims(url):
             return None
-        article_id = self.profile.article_id(url)
-        if article_id:
-            return self.article_request(
-                url, self.profile, meta={ARTICLE_META: (self.site, article_id)}
-            )
+        article = self._article_request(url)
+        if article is not None:
+            return article
         if self.profile.is_list_page(url) and depth <= self.settings.getint("DISCOVERY_LIST_DEPTH"):
             return self.list_request(url, depth)
         return None
 
-    def _parse_json_list(self, response: TextResponse, depth: int) -> Iterator[Request]:
+    def _article_request(self, url: str) -> Request | None:
+        article_id = self.profile.article_id(url)
+        if article_id is None or not self.profile.claims(url):
+            return None
+        return self.article_request(url, self.profile, meta={ARTICLE_META: (self.site, article_id)})
+
+    def _json_list_links(self, response: TextResponse) -> Iterator[Request]:
+        """Article URLs anywhere in a JSON(P) list: every string that resolves to one."""
         try:
             data = json.loads(_strip_jsonp(response.text))
         except ValueError:
             self._count("discovery/bad_json")
             self.logger.warning("List page is not valid JSON(P): %s", response.url)
             return
-        found = 0
         for value in _strings(data):
             if value.startswith(("http://", "https://", "/")) or value.endswith((".htm", ".html")):
-                url = canonical_url(response.urljoin(value))
-                article_id = self.profile.article_id(url)
-                if article_id and self.profile.claims(url):
-                    found += 1
-                    meta = {ARTICLE_META: (self.site, article_id)}
-                    yield self.article_request(url, self.profile, meta=meta)
-        next_page = self._next_json_page(response.url)
-        if found and next_page:
-            yield self.list_request(next_page, depth)
+                request = self._article_request(canonical_url(response.urljoin(value)))
+                if request is not None:
+                    yield request
 
-    def _next_json_page(self, url: str) -> str | None:
-        """The following numbered page (``pgnum=N+1``) within ``max_list_pages``."""
-        param = self.profile.json_page_param
-        parts = urlsplit(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        numbers = [value for key, value in query if key == param]
-        if not param or not numbers or not numbers[0].isdigit():
+    def _next_list_page(self, url: str) -> str | None:
+        """The following numbered list page (``pgnum=N+1``, ``news_N+1.jsonp``), keeping the
+        number's zero padding, within ``max_list_pages``."""
+        pattern = self.profile.page_number
+        match = pattern.search(url) if pattern else None
+        if match is None:
             return None
-        page = int(numbers[0]) + 1
+        number = match.group("page")
+        page = int(number) + 1
         if page > self.profile.max_list_pages:
             return None
-        query = [(key, str(page) if key == param else value) for key, value in query]
-        return urlunsplit(parts._replace(query=urlencode(query)))
+        start, end = match.span("page")
+        return url[:start] + str(page).zfill(len(number)) + url[end:]
 
 
 def _looks_like_json(response: TextResponse) -> bool:
+    """JSON or JSONP (``callback({...})``), whatever the server calls it."""
     content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
     if "json" in content_type or "javascript" in content_type:
         return True
-    return response.text.lstrip()[:1] in {"{", "[", "("}
+    return bool(_JSON_START.match(response.text[:200]))
+
+
+_JSON_START = re.compile(r"\s*(?:[A-Za-z_$][\w$.]*\s*)?\(?\s*[\[{]")
 
 
 def _strip_jsonp(text: str) -> str:

@@ -39,3 +39,19 @@ def test_generic_extraction(stages, case: Path):
 
 def test_at_least_five_generic_pages():
     assert len(CASES) >= 5
+
+
+def test_article_after_a_stray_closing_html_tag_is_found(stages):
+    html = (
+        "<html><head><title>站内导航</title></head><body><div class='head'>导航</div></body></html>"
+        "<div class='article'><h1>桥梁合龙</h1><p>2024-06-01 10:00 来源：某报</p>"
+        "<p>大桥主跨今日合龙，标志着全线贯通进入最后阶段，预计年底通车运营。</p>"
+        "<p>施工方表示，下一步将进行桥面铺装和荷载试验。</p></div></body></html>"
+    )
+    extract, normalise = stages
+    article = normalise.process_item(
+        extract.process_item(RawPage(url="http://x.example.cn/a/1.htm", html=html, site="generic"))
+    )
+    assert article.published.isoformat() == "2024-06-01T10:00:00+08:00"
+    assert article.source == "某报"
+    assert article.paragraphs[-1] == "<p>施工方表示，下一步将进行桥面铺装和荷载试验。</p>"

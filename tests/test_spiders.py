@@ -155,3 +155,22 @@ def test_urls_spider_takes_a_list_or_a_comma_string():
         "http://b.cn/2.htm",
     ]
     assert spider(UrlsSpider, urls=["http://a.cn/1,2.htm"]).urls == ["http://a.cn/1,2.htm"]
+
+
+def test_list_pages_numbered_in_the_path_go_on_while_they_list_articles():
+    cctv = spider(site_spider("cctv"))
+    url = "https://news.cctv.com/2019/07/gaiban/cmsdatainterface/page/news_1.jsonp"
+    body = 'news({"data":{"list":[{"url":"https://news.cctv.com/2026/06/25/ARTIabcdefghijklmnopqrstu260625.shtml"}]}})'
+    response = TextResponse(
+        url, body=body.encode(), headers={"Content-Type": "text/html"}
+    )  # JSONP served as HTML
+    results = requests_of(cctv.parse_list(response, depth=0))
+    assert [r.callback.__name__ for r in results] == ["parse_article", "parse_list"]
+    assert results[1].url.endswith("/news_2.jsonp")
+
+
+def test_zero_padded_page_numbers_keep_their_width():
+    xinhua = spider()
+    assert xinhua._next_list_page(
+        "http://qc.wa.news.cn/nodeart/list?nid=1&pgnum=09&cnt=10"
+    ).endswith("pgnum=10&cnt=10")
