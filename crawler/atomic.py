@@ -26,3 +26,47 @@ def write_atomically(path: Path, data: bytes, *, fsync: bool = True) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def create_atomically(path: Path, data: bytes) -> bool:
+    """Create ``path`` with ``data`` unless it exists; never replaces a file. Returns True
+    when this call created it.
+
+    The content is complete before the name appears (a hard link of a finished
+    temporary file), and the link fails if someone else created the file first.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    temporary.write_bytes(data)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink(missing_ok=True)
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete temporary files that a killed writer left under ``folder``.
+
+    A temporary file names its writer's pid (``.<name>.<pid>.<token>.tmp``); one whose
+    process no longer runs on this machine will never be renamed into place.
+    """
+    removed = []
+    for path in folder.rglob(".*.tmp"):
+        parts = path.name.rsplit(".", 3)
+        if len(parts) == 4 and parts[1].isdigit() and not _running(int(parts[1])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True

@@ -97,14 +97,21 @@ class MarkdownPostExporter(BaseItemExporter):
         return "\n".join(lines) + "\n"
 
     def body(self, article: Article) -> str:
-        lines = list(article.paragraphs)
+        lines = [_liquid_inert(paragraph) for paragraph in article.paragraphs]
         if article.source:
-            lines.append(f'<p class="em_media">（文章来源：{_html_text(article.source)}）</p>')
+            source = _liquid_inert(_html_text(article.source))
+            lines.append(f'<p class="em_media">（文章来源：{source}）</p>')
         category_page = f"{self.site_url}/category/{article.category}.html"
         home_page = f"{self.site_url}/"
         tag = _markdown_text(article.tag)
         back_links = f"[返回{tag}]({category_page})｜[返回首页]({home_page})"
         return "\n".join(lines) + f"\n\n<{article.url}>\n\n{back_links}\n"
+
+
+def _liquid_inert(html: str) -> str:
+    """Braces as character references: Jekyll runs post bodies through Liquid, and article
+    text such as ``{{ site.title }}`` or ``{% include x %}`` must show, not run."""
+    return html.replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _html_text(text: str) -> str:

@@ -46,6 +46,7 @@ ITEM_PIPELINES = {
     "pipelines.normalise.NormalisePipeline": 200,
     "pipelines.validate.ValidatePipeline": 300,
     "pipelines.deduplicate.DeduplicatePipeline": 400,
+    "pipelines.images.ImagePipeline": 700,
     "pipelines.archive.ArchivePipeline": 800,
 }
 SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 550}
@@ -81,6 +82,8 @@ ARCHIVE_SITE_URL = ""  # prefix of the back links, e.g. "//news.example.org"
 ARCHIVE_LAYOUT = "post"
 ARCHIVE_TO_STDOUT = False  # print the Markdown instead of writing files (scrape --stdout)
 ARCHIVE_CATALOG = True  # keep <ARCHIVE_DIR>/_catalog/ (SQLite index + articles.jsonl)
+ARCHIVE_JEKYLL_SITE = True  # create the Jekyll site files (never overwriting edits)
+ARCHIVE_IMAGES = True  # download article images into <ARCHIVE_DIR>/assets/images/
 # Overlapping runs: the second waits this many seconds for the first, then exits non-zero.
 ARCHIVE_LOCK = True
 ARCHIVE_LOCK_WAIT = 0

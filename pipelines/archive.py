@@ -13,12 +13,13 @@ import yaml
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
-from crawler.atomic import write_atomically
+from crawler.atomic import remove_stale_temporaries, write_atomically
 from crawler.catalog import CATALOG_DIR, JSONL_EXPORT, Catalog, CatalogEntry, content_hash
 from crawler.dates import BEIJING
 from crawler.drops import ArchiveWriteError
 from crawler.exporter import MarkdownPostExporter
 from crawler.items import Article
+from crawler.jekyll import SiteScaffold
 from crawler.paths import article_path
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class ArchivePipeline:
     the recorded ``source_url``, so files do not flip between URLs from run to run.
     An article whose date was corrected moves to its new dated path.
 
+    With ``ARCHIVE_JEKYLL_SITE`` the folder also gets the Jekyll site files its posts
+    link to (config, layouts, home page, one page per category), created when missing.
     With ``ARCHIVE_CATALOG`` every written article is recorded in the catalog
     (``_catalog/catalog.sqlite``) and ``_catalog/articles.jsonl`` is refreshed at the
     end of a run that changed anything. Outcomes are counted as ``archive/new``,
@@ -49,6 +52,7 @@ class ArchivePipeline:
         layout: str = "post",
         to_stdout: bool = False,
         use_catalog: bool = True,
+        jekyll_site: bool = True,
     ):
         self.archive_dir = archive_dir
         self.stats = stats
@@ -57,6 +61,7 @@ class ArchivePipeline:
         self.to_stdout = to_stdout
         self.use_catalog = use_catalog and not to_stdout
         self.catalog: Catalog | None = None
+        self.scaffold = SiteScaffold(archive_dir) if jekyll_site and not to_stdout else None
         self.changed = 0
 
     @classmethod
@@ -70,9 +75,14 @@ class ArchivePipeline:
             layout=settings["ARCHIVE_LAYOUT"],
             to_stdout=settings.getbool("ARCHIVE_TO_STDOUT"),
             use_catalog=settings.getbool("ARCHIVE_CATALOG"),
+            jekyll_site=settings.getbool("ARCHIVE_JEKYLL_SITE"),
         )
 
     def open_spider(self) -> None:
+        if self.to_stdout:
+            return
+        for path in remove_stale_temporaries(self.archive_dir):
+            logger.warning("Removed %s, left by a writer that was killed", path)
         if self.use_catalog:
             self.catalog = Catalog(self.archive_dir)
 
@@ -100,6 +110,9 @@ class ArchivePipeline:
         try:
             data, outcome = self._store(path, item)
             self._catalog(item, path, data)
+            if self.scaffold is not None:
+                self.scaffold.ensure_site()
+                self.scaffold.ensure_category(item.category, item.tag)
         except OSError as exc:
             raise ArchiveWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
         item.path = str(path)

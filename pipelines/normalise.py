@@ -7,7 +7,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from crawler.body import clean_paragraph, line_filter, paragraph_text
+from crawler.body import clean_paragraph, line_filter, paragraph_text, sanitize_paragraph
 from crawler.categories import Category, SourceCategories
 from crawler.dates import BEIJING
 from crawler.items import Article
@@ -25,7 +25,7 @@ class NormalisePipeline:
     def __init__(self, profiles: SiteProfiles, categories: SourceCategories):
         self.profiles = profiles
         self.categories = categories
-        self._line_filters: dict[str, Callable[[str], bool]] = {}
+        self._filters: dict[str, tuple[Callable[[str], bool], Callable[[str], bool]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NormalisePipeline:
@@ -45,24 +45,33 @@ class NormalisePipeline:
         item.source = _cleaned(item.source, clean_source)
         item.author = _cleaned(item.author, clean_names)
         item.editor = _cleaned(item.editor, clean_names)
-        drop_line = self._line_filter(item.site)
+        drop_line, drop_trailing = self._line_filters(item.site)
         title = item.title
-        item.paragraphs = [
+        paragraphs = [
             cleaned
             for paragraph in item.paragraphs
-            if (cleaned := clean_paragraph(paragraph, drop_line)) is not None
+            if (cleaned := clean_paragraph(sanitize_paragraph(paragraph), drop_line)) is not None
             and paragraph_text(cleaned) != title  # the headline repeated inside the body block
         ]
+        # Credits and sign-offs (策划：…, 新华社发) end a body; inside it the same words stay.
+        while paragraphs and drop_trailing(paragraph_text(paragraphs[-1])):
+            paragraphs.pop()
+        item.paragraphs = paragraphs
         category = self.categories.get(item.source) or Category(
             profile.default_category, profile.default_tag
         )
         item.category, item.tag = category.slug, category.tag
         return item
 
-    def _line_filter(self, site: str) -> Callable[[str], bool]:
-        if site not in self._line_filters:
-            self._line_filters[site] = line_filter(self.profiles[site].drop_lines)
-        return self._line_filters[site]
+    def _line_filters(self, site: str) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
+        """(anywhere, at the end only) paragraph filters of a site, built once."""
+        if site not in self._filters:
+            profile = self.profiles[site]
+            self._filters[site] = (
+                line_filter(profile.drop_lines),
+                line_filter(profile.trailing_drop_lines),
+            )
+        return self._filters[site]
 
 
 def _cleaned(value: str | None, clean: Callable[[str], str]) -> str | None:

@@ -45,6 +45,8 @@ def paragraphs(html: str) -> list[str]:
         ("<p>多行\n  文字</p>", ["<p>多行 文字</p>"]),
         ("<p>控制\x07字符</p>", ["<p>控制字符</p>"]),
         ("<strong><p>粗体里的段落</p></strong>", ["<p>粗体里的段落</p>"]),
+        ("<p>前<embed src='x.swf'>后</p><p>下一段</p>", ["<p>前后</p>", "<p>下一段</p>"]),
+        ("<video><source src='v.mp4'>不支持视频</video><p>正文</p>", ["<p>正文</p>"]),
     ],
 )
 def test_paragraphs(html, expected):

@@ -39,7 +39,11 @@ CASES = {
     "leading-dash": (article(title="- 破折号: 开头"), ""),
     "newline-title": (article(title="第一行\n第二行"), ""),
     "liquid-and-markup": (
-        article(title="{{ site.title }} {% raw %}", source="某<报>&社"),
+        article(
+            title="{{ site.title }} {% raw %}",
+            source="某<报>&社{{x}}",
+            paragraphs=["<p>模板 {{ site.time }} 与 {% include nav.html %} 原样显示。</p>"],
+        ),
         "",
     ),
     "no-source": (article(source=None), ""),

@@ -1,5 +1,6 @@
 """Each pipeline stage on its own: named drops, deduplication, atomic archive writes."""
 
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -132,3 +133,14 @@ def test_bad_profile_is_a_clear_error(tmp_path):
     (tmp_path / "broken.yaml").write_text("name: broken\nfields:\n  titel: []\n")
     with pytest.raises(ProfileError, match=r"broken\.yaml"):
         SiteProfiles.from_folder(tmp_path)
+
+
+def test_temporary_files_of_dead_writers_are_removed_at_start(tmp_path):
+    day = tmp_path / "_posts" / "2026" / "05" / "11"
+    day.mkdir(parents=True)
+    dead = day / ".2026-05-11-x.md.999999999.abcd1234.tmp"
+    alive = day / f".2026-05-11-y.md.{os.getpid()}.abcd1234.tmp"
+    dead.write_text("half")
+    alive.write_text("in progress")
+    ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(tmp_path))).open_spider()
+    assert not dead.exists() and alive.exists()

@@ -1,0 +1,199 @@
+"""The archive folder builds with Debian's jekyll into a site whose links all resolve and in
+which nothing from a crawled page can run. Runs in CI (which installs jekyll)."""
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import DEMO_SITE, FIXTURES, read_post, require, run_scrapy
+
+from crawler.jekyll import SiteScaffold
+
+JEKYLL = shutil.which("jekyll")
+HOSTILE_URL = "http://www.news.cn/politics/20260601/aaaa0000bbbb1111cccc2222dddd3333/c.html"
+DEMO_ARTICLES = [
+    "http://www.news.cn/politics/20260511/7d2c9a41e6b84f0d9c35a1e8b0f47d62/c.html",  # 新华社
+    "http://www.news.cn/politics/20260511/b14e6f8a2c9d4730a5e1f9c62d8b3a07/c.html",  # 新华网
+    "http://www.news.cn/milpro/20260514/0f9b3d7e5a2c4186b7d0e3f8a1c94b26/c.html",  # 经济参考报
+    "http://www.xinhuanet.com/world/2019-11/18/c_1125243817.htm",
+]
+
+
+class Page(HTMLParser):
+    """Links, scripts, event handlers and text of a built page."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.links: list[str] = []
+        self.sources: list[str] = []
+        self.scripts = 0
+        self.handlers: list[str] = []
+        self.bad_tags: list[str] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+        if tag in {"iframe", "object", "embed", "svg", "frame", "form"}:
+            self.bad_tags.append(tag)
+        self.handlers += [name for name in attributes if name.startswith("on")]
+        if tag == "a" and attributes.get("href"):
+            self.links.append(attributes["href"])
+        if tag == "img":
+            self.sources.append(attributes.get("src") or "")
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def build(archive: Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [JEKYLL, "build", "--source", str(archive), "--destination", str(archive / "_site")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = (result.stdout + result.stderr).lower()
+    assert "warn" not in output and "error" not in output and "deprecat" not in output, output
+    return result
+
+
+def resolve(site: Path, page: Path, href: str) -> Path:
+    path = urlsplit(href).path
+    target = site / path.lstrip("/") if path.startswith("/") else (page.parent / path).resolve()
+    return target / "index.html" if path.endswith("/") else target
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    require(JEKYLL is not None, "jekyll is not installed (apt-get install -y jekyll)")
+    from crawler.replay import ReplayProxy
+
+    archive = tmp_path_factory.mktemp("jekyll") / "archive"
+    for root, urls in ((DEMO_SITE, DEMO_ARTICLES), (FIXTURES / "hostile", [HOSTILE_URL])):
+        proxy = ReplayProxy(root).start()
+        try:
+            result = run_scrapy(
+                "scrape",
+                *urls,
+                "-s",
+                f"ARCHIVE_DIR={archive}",
+                "-s",
+                "ARCHIVE_IMAGES=False",
+                proxy=proxy,
+            )
+        finally:
+            proxy.stop()
+        assert result.returncode == 0, result.stderr
+    build(archive)
+    return archive
+
+
+def built_post(archive: Path, post: Path) -> Path:
+    meta, _ = read_post(post)
+    slug = post.stem[11:]
+    return (
+        archive
+        / "_site"
+        / meta["categories"]
+        / post.stem[:4]
+        / post.stem[5:7]
+        / post.stem[8:10]
+        / f"{slug}.html"
+    )
+
+
+def test_every_post_page_shows_its_fields(built_site):
+    posts = sorted((built_site / "_posts").rglob("*.md"))
+    assert len(posts) == 5
+    for post in posts:
+        meta, body = read_post(post)
+        page = Page(built_post(built_site, post).read_text(encoding="utf-8"))
+        text = "".join(page.text)
+        assert meta["title"] in text
+        assert str(meta["date"])[:19] in text
+        assert f"来源：{meta['source']}" in text
+        first = (
+            re.sub(r"<[^>]+>", "", body.split("\n")[0])
+            .replace("&#123;", "{")
+            .replace("&#125;", "}")
+        )
+        assert first[:20] in text
+
+
+def test_every_back_link_resolves(built_site):
+    site = built_site / "_site"
+    categories = set()
+    for post in sorted((built_site / "_posts").rglob("*.md")):
+        categories.add(read_post(post)[0]["categories"])
+        page_path = built_post(built_site, post)
+        links = [
+            href
+            for href in Page(page_path.read_text(encoding="utf-8")).links
+            if not href.startswith("http")
+        ]
+        assert len(links) >= 4  # header: home and by-date; body: category and home
+        for href in links:
+            assert resolve(site, page_path, href).is_file(), f"{href} in {page_path}"
+    assert categories >= {"xinhuawang", "xinhuashe", "jingjicankaobao"}
+
+
+def test_home_category_and_archive_pages_list_the_posts(built_site):
+    site = built_site / "_site"
+    titles = {
+        read_post(p)[0]["title"]: read_post(p)[0]["categories"]
+        for p in (built_site / "_posts").rglob("*.md")
+    }
+    home = "".join(Page((site / "index.html").read_text(encoding="utf-8")).text)
+    by_date = "".join(Page((site / "archive.html").read_text(encoding="utf-8")).text)
+    for title, category in titles.items():
+        assert title in home and title in by_date
+        assert title in "".join(
+            Page((site / "category" / f"{category}.html").read_text(encoding="utf-8")).text
+        )
+    assert (
+        not (site / "_catalog").exists()
+        and not list(site.rglob("*.sqlite"))
+        and not list(site.rglob("*.jsonl"))
+    )
+
+
+def test_hostile_article_builds_inert(built_site):
+    (post,) = [p for p in (built_site / "_posts").rglob("*aaaa0000bbbb1111cccc2222dddd3333.md")]
+    html = built_post(built_site, post).read_text(encoding="utf-8")
+    page = Page(html)
+    assert page.scripts == 0 and page.handlers == [] and page.bad_tags == []
+    assert not [href for href in page.links if href.lower().startswith(("javascript:", "data:"))]
+    assert all(src.startswith("http") for src in page.sources)
+    text = "".join(page.text)
+    assert (
+        "{{ page.path }}" in text
+        and "{% raw %}{% endraw %}" in text
+        and "{%- assign x = 1 -%}" in text
+    )
+    assert "{{ site.title }} 与 {% include nav.html %}" in text  # the title, shown not run
+    assert "<script>alert(7)</script>" in text  # escaped text stays text
+    assert "最后一段正常结束" in text
+    assert "第三段里的嵌入物都应消失" in text  # the text after <embed> is not swallowed
+
+
+def test_user_edits_to_site_files_are_kept(tmp_path):
+    archive = tmp_path / "archive"
+    scaffold = SiteScaffold(archive)
+    created = scaffold.ensure_site()
+    assert archive / "_config.yml" in created
+    (archive / "_config.yml").write_text("title: 我的档案\n", encoding="utf-8")
+    (archive / "category").mkdir()
+    (archive / "category" / "xinhuawang.html").write_text("mine", encoding="utf-8")
+    again = SiteScaffold(archive)
+    assert again.ensure_site() == [] and again.ensure_category("xinhuawang", "新华网新闻") is None
+    assert (archive / "_config.yml").read_text(encoding="utf-8") == "title: 我的档案\n"
+    assert (archive / "category" / "xinhuawang.html").read_text(encoding="utf-8") == "mine"
