@@ -18,6 +18,11 @@ from crawler.text import collapse_whitespace
 _NOT_TEXT = {"script", "style", "noscript", "template", "option", "select", "textarea"}
 _DATE_WITH_TIME = re.compile(
     r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*\d{1,2}\s*[:：]\s*\d\d"
+    r"(?:\s*[:：]\s*\d\d)?"
+)
+_SPLIT_DATE_WITH_TIME = re.compile(
+    r"(?:19|20)\d\d\s*[-/.年\s]\s*\d{1,2}\s*[-/.月\s]\s*\d{1,2}\s*日?\s+\d{1,2}\s*[:：]\s*\d\d"
+    r"(?:\s*[:：]\s*\d\d)?"
 )
 _DATE_ONLY = re.compile(r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?")
 _SOURCE_LABEL = re.compile(r"(?:文章)?来源\s*[:：]")
@@ -52,12 +57,18 @@ def headline(selector: Selector) -> Iterator[str]:
 
 
 def visible_date(selector: Selector) -> Iterator[str]:
-    """Visible date strings: first those with a time of day, then bare dates."""
+    """Visible date strings: first those with a time of day, then the same in short
+    elements whose date is split over child elements (``<em>2024</em> <em>05/09</em>
+    <span>22:27:02</span>``), then bare dates."""
     texts = _text_nodes(selector)
-    for pattern in (_DATE_WITH_TIME, _DATE_ONLY):
-        for text in texts:
-            for match in pattern.finditer(text):
-                yield match.group(0)
+    for text in texts:
+        yield from (match.group(0) for match in _DATE_WITH_TIME.finditer(text))
+    for element in selector.root.iter("div", "p", "span", "td", "li"):
+        joined = " ".join(part.strip() for part in element.itertext() if part.strip())
+        if len(joined) <= 80:
+            yield from (match.group(0) for match in _SPLIT_DATE_WITH_TIME.finditer(joined))
+    for text in texts:
+        yield from (match.group(0) for match in _DATE_ONLY.finditer(text))
 
 
 def visible_source(selector: Selector) -> Iterator[str]:

@@ -55,3 +55,17 @@ def test_article_after_a_stray_closing_html_tag_is_found(stages):
     assert article.published.isoformat() == "2024-06-01T10:00:00+08:00"
     assert article.source == "某报"
     assert article.paragraphs[-1] == "<p>施工方表示，下一步将进行桥面铺装和荷载试验。</p>"
+
+
+def test_visible_date_split_over_elements_keeps_its_seconds():
+    from parsel import Selector
+
+    from crawler.dates import parse_published
+    from crawler.heuristics import visible_date
+
+    page = Selector(
+        text="<div class='t'><span><em>2024</em></span> <span><em>05</em>/<em>09</em></span> <span>22:27:02</span></div>"
+        "<p>2024年05月09日</p>"
+    )
+    first = next(visible_date(page))
+    assert parse_published(first).isoformat() == "2024-05-09T22:27:02+08:00"
