@@ -174,3 +174,20 @@ def test_zero_padded_page_numbers_keep_their_width():
     assert xinhua._next_list_page(
         "http://qc.wa.news.cn/nodeart/list?nid=1&pgnum=09&cnt=10"
     ).endswith("pgnum=10&cnt=10")
+
+
+def test_people_multi_page_article_follows_its_dash_numbered_pages():
+    people = spider(site_spider("people"))
+    url = "http://culture.people.com.cn/n1/2019/0615/c1013-31153719.html"
+    pager = (
+        '<div class="zdfy clearfix"><a href="/n1/2019/0615/c1013-31153719.html">【1】</a>'
+        '<a href="/n1/2019/0615/c1013-31153719-2.html">【2】</a><a href="/n1/2019/0615/c1013-31153719-3.html">【3】</a>'
+        '<a href="/n1/2019/0614/c1013-31150000-2.html">他文</a></div>'
+    )
+    (request,) = people.parse_article(
+        html(url, f"<div id='rwb_zw'><p>第一页</p>{pager}</div>"), site="people"
+    )
+    assert request.url == "http://culture.people.com.cn/n1/2019/0615/c1013-31153719-2.html"
+    assert request.cb_kwargs["remaining"] == [
+        "http://culture.people.com.cn/n1/2019/0615/c1013-31153719-3.html"
+    ]
