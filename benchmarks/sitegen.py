@@ -4,7 +4,7 @@ Column pages (``http://www.news.cn/col<k>/``) list about 100 articles each and a
 page links the columns. Articles alternate between the 2021+ layout on www.news.cn
 (``/col<k>/YYYYMMDD/<32 hex>/c.html``) and the old layout on www.xinhuanet.com
 (``/col<k>/YYYY-MM/DD/c_<digits>.htm``); every 25th article has a second page
-(``c.html?page=2``) and every 10th an image. Pages are padded with the navigation,
+(``c.html?page=2``) and every 10th an image (served too). Pages are padded with the navigation,
 scripts and related-news lists real pages carry, to about 46 KB like real ones.
 
 The text is generated from a small vocabulary: it reads as Chinese news-like filler
@@ -182,8 +182,12 @@ def page_html(item: GeneratedArticle, version: int, page: int) -> str:
         )
     html = layout(item, body, pager)
     if item.index % 10 == 3 and page == 1:
-        html = html.replace("<p>\u3000\u3000</p>", '<p><img src="photo.jpg"></p>', 1)
+        html = html.replace("<p>\u3000\u3000</p>", f'<p><img src="{image_name(item)}"></p>', 1)
     return html
+
+
+def image_name(item: GeneratedArticle) -> str:
+    return f"photo_{item.index}.jpg"
 
 
 def _is_old(item: GeneratedArticle) -> bool:
@@ -218,6 +222,8 @@ def generate(
         _write(root, item.url, page_html(item, version if index in edited else 1, 1))
         if item.pages > 1:
             _write(root, continuation_url(item), page_html(item, 1, 2))
+        if index % 10 == 3:
+            _write_bytes(root, item.url.rsplit("/", 1)[0] + "/" + image_name(item), _jpeg(index))
     start_urls = []
     for column, items in columns.items():
         links = "".join(
@@ -233,7 +239,17 @@ def generate(
     return start_urls
 
 
+def _jpeg(index: int) -> bytes:
+    """A few KB of JPEG-framed bytes (start and end markers); content is never decoded."""
+    filler = hashlib.sha256(str(index).encode()).digest() * 128
+    return b"\xff\xd8\xff\xe0" + filler + b"\xff\xd9"
+
+
 def _write(root: Path, url: str, text: str) -> None:
+    _write_bytes(root, url, text.encode("utf-8"))
+
+
+def _write_bytes(root: Path, url: str, data: bytes) -> None:
     path_and_query = url.split("://", 1)[1]
     host, _, path = path_and_query.partition("/")
     path, _, query = path.partition("?")
@@ -243,7 +259,7 @@ def _write(root: Path, url: str, text: str) -> None:
     if query:
         target = target.with_name(f"{target.name}__{query}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    target.write_bytes(data)
 
 
 def main() -> None:

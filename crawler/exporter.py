@@ -28,6 +28,7 @@ See docs/archive-format.md for the contract with readers of the archive.
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 import yaml
@@ -40,10 +41,17 @@ from crawler.items import Article
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NO_WRAP = 2**30
+# Letters (CJK included), digits and URL characters, starting with a letter and not a
+# YAML 1.1 boolean or null word: PyYAML writes these plain.
+_PLAIN_SAFE = re.compile(
+    r"^(?!(?:y|yes|n|no|true|false|on|off|null)$)[^\W\d_][\w\u3000-\u9fff/._%~=&?-]*$", re.I
+)
 
 
 def yaml_scalar(value: str, *, double_quoted: bool = False) -> str:
     """``value`` as a one-line YAML scalar: plain when that is safe, quoted otherwise."""
+    if not double_quoted and _PLAIN_SAFE.match(value):
+        return value  # the emitter's own answer for such strings, without the emitter
     emitted = yaml.dump(
         value,
         Dumper=_Dumper,

@@ -16,8 +16,10 @@ from datetime import time
 from typing import Any
 
 from lxml.cssselect import CSSSelector
+from lxml.etree import XPath
 from lxml.html import HtmlElement, fragment_fromstring
-from parsel import Selector, SelectorList
+from parsel import Selector
+from parsel.csstranslator import HTMLTranslator
 
 from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
 from crawler.dates import parse_published
@@ -33,7 +35,16 @@ from crawler.text import (
     editor_from_text,
 )
 
-_TEXT_NODES = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+_text_nodes = XPath(".//text()[not(ancestor::script) and not(ancestor::style)]")
+_CSS = HTMLTranslator()
+
+
+def compile_query(rule: FieldRule) -> XPath:
+    """A rule's CSS or XPath selector as a compiled XPath (CSS pseudo-elements included)."""
+    xpath = _CSS.css_to_xpath(rule.query) if rule.kind == "css" else rule.query
+    return XPath(xpath, regexp=False, smart_strings=False)
+
+
 TEXT_HEURISTICS: dict[str, Callable[[Selector], Iterator[str]]] = {
     "headline": headline,
     "visible_date": visible_date,
@@ -71,9 +82,10 @@ class _Found:
 class _Page:
     """One parsed page and the lazily parsed JSON-LD objects it carries."""
 
-    def __init__(self, url: str, html: str):
+    def __init__(self, url: str, html: str, queries: dict[FieldRule, XPath]):
         self.url = url
         self.html = html
+        self.queries = queries
         # A stray early </html> (gov.cn's included header has one) would leave the article
         # outside the document root, out of reach of CSS rules; end tags are optional anyway.
         self.selector = Selector(text=_CLOSING_ROOT_TAGS.sub("", html), base_url=url)
@@ -90,11 +102,10 @@ class _Page:
             yield from TEXT_HEURISTICS[rule.query](self.selector)
         else:
             for match in self._select(rule):
-                root = match.root
-                if isinstance(root, str):
-                    yield root
-                elif isinstance(root, HtmlElement):
-                    yield " ".join(root.xpath(_TEXT_NODES))
+                if isinstance(match, str):
+                    yield str(match)
+                elif isinstance(match, HtmlElement):
+                    yield " ".join(_text_nodes(match))
 
     def elements(self, rule: FieldRule) -> Iterator[HtmlElement]:
         """Every candidate element the rule finds (an HTML fragment for ``regex``)."""
@@ -106,18 +117,19 @@ class _Page:
             yield from densest_block(self.selector)
         else:
             for match in self._select(rule):
-                if isinstance(match.root, HtmlElement):
-                    yield match.root
+                if isinstance(match, HtmlElement):
+                    yield match
 
     def _regex_values(self, rule: FieldRule) -> Iterator[str]:
         for match in re.finditer(rule.query, self.html):
             value = match.groupdict().get("value") or match.group(1 if match.re.groups else 0)
             yield unescape_js_string(value) if rule.decode == "js" else value
 
-    def _select(self, rule: FieldRule) -> SelectorList[Selector]:
-        if rule.kind == "css":
-            return self.selector.css(rule.query)
-        return self.selector.xpath(rule.query)
+    def _select(self, rule: FieldRule) -> list[Any]:
+        """Elements or strings (text nodes, attribute values) the rule's selector finds."""
+        result = self.queries[rule](self.selector.root)
+        # XPath functions (string(), substring-before()…) give one value, not a node list.
+        return result if isinstance(result, list) else [str(result)]
 
     def _jsonld_values(self, path: str) -> Iterator[Any]:
         if self._jsonld is None:
@@ -165,9 +177,16 @@ class ArticleExtractor:
     def __init__(self, profile: SiteProfile):
         self.profile = profile
         self._excluded = [CSSSelector(query, translator="html") for query in profile.body_exclude]
+        # Compiled once per profile: a crawl applies the same few selectors to every page.
+        self._queries = {
+            rule: compile_query(rule)
+            for rules in profile.fields.values()
+            for rule in rules
+            if rule.kind in {"css", "xpath"}
+        }
 
     def extract(self, raw: RawPage) -> Article:
-        page = _Page(raw.url, raw.html)
+        page = _Page(raw.url, raw.html, self._queries)
         rules = self.profile.fields
         article = Article(
             url=raw.url,
@@ -217,7 +236,7 @@ class ArticleExtractor:
             return None
         paragraphs = list(first.value)
         for snapshot in raw.continuation_pages:
-            more = self._page_body(_Page(snapshot.url, snapshot.html))
+            more = self._page_body(_Page(snapshot.url, snapshot.html, self._queries))
             if more is not None:
                 paragraphs.extend(more.value)
         return _Found(paragraphs, first.rule)

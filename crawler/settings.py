@@ -56,8 +56,15 @@ EXTENSIONS = {
     "crawler.lock.ArchiveLock": 100,
     "crawler.extensions.FieldHealthReport": 500,
     "crawler.summary.RunSummary": 510,
+    "crawler.gc_tuning.GcTuning": 0,
 }
 RUN_SUMMARY_FILE = None  # also write the run summary as JSON here
+# --- Throughput without behaviour changes (see benchmarks/README.md for the figures).
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output; our callbacks
+# yield one item, or a page of links, so a handful is plenty.
+CONCURRENT_ITEMS = 8
+# gc.freeze() at engine start, then these thresholds (empty: Python's defaults).
+GC_THRESHOLDS = [50000, 20, 100]
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 LOG_LEVEL = "INFO"
 

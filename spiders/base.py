@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -98,7 +99,7 @@ class ArticleSpider(Spider):
 
     def _continuation_urls(self, response: TextResponse, page: RawPage) -> list[str]:
         rule = self.profiles[page.site].continuation
-        if rule is None:
+        if rule is None or not self._may_continue(response, page, rule.pattern):
             return []
         urls: list[str] = []
         for query in rule.links:
@@ -108,9 +109,19 @@ class ArticleSpider(Spider):
                     urls.append(url)
         return [url for url in urls if url != page.url]
 
+    @staticmethod
+    def _may_continue(response: TextResponse, page: RawPage, pattern: re.Pattern[str]) -> bool:
+        """Whether any link of the page could be a continuation page, read from the raw
+        text so that single-page articles (nearly all) are never parsed here: parsing is
+        the extract stage's job, done once."""
+        return any(pattern.search(response.urljoin(href)) for href in _HREF.findall(response.text))
+
     def _count(self, key: str) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key)
+
+
+_HREF = re.compile(r"""href\s*=\s*["']?([^"'\s>]+)""", re.I)
 
 
 def _same_article(url: str, article_url: str) -> bool:
