@@ -63,6 +63,7 @@ class ArchivePipeline:
         self.catalog: Catalog | None = None
         self.scaffold = SiteScaffold(archive_dir) if jekyll_site and not to_stdout else None
         self.changed = 0
+        self._folders: set[Path] = set()  # day folders known to exist, to spare a mkdir per file
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -134,7 +135,7 @@ class ArchivePipeline:
             existing = path.read_bytes()
         except FileNotFoundError:
             data = self.serialize(article)
-            write_atomically(path, data)
+            self._write(path, data)
             return data, "new"
         recorded_url = _recorded_source_url(existing)
         if recorded_url and recorded_url != article.url:
@@ -142,8 +143,14 @@ class ArchivePipeline:
         data = self.serialize(article)
         if data == existing:
             return data, "unchanged"
-        write_atomically(path, data)
+        self._write(path, data)
         return data, "updated"
+
+    def _write(self, path: Path, data: bytes) -> None:
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+        write_atomically(path, data, make_parents=False)
 
     def _catalog(self, article: Article, path: Path, data: bytes) -> None:
         if self.catalog is None:

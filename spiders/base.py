@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -99,7 +98,7 @@ class ArticleSpider(Spider):
 
     def _continuation_urls(self, response: TextResponse, page: RawPage) -> list[str]:
         rule = self.profiles[page.site].continuation
-        if rule is None or not self._may_continue(response, page, rule.pattern):
+        if rule is None or not self._may_continue(response, page):
             return []
         urls: list[str] = []
         for query in rule.links:
@@ -110,18 +109,24 @@ class ArticleSpider(Spider):
         return [url for url in urls if url != page.url]
 
     @staticmethod
-    def _may_continue(response: TextResponse, page: RawPage, pattern: re.Pattern[str]) -> bool:
-        """Whether any link of the page could be a continuation page, read from the raw
-        text so that single-page articles (nearly all) are never parsed here: parsing is
-        the extract stage's job, done once."""
-        return any(pattern.search(response.urljoin(href)) for href in _HREF.findall(response.text))
+    def _may_continue(response: TextResponse, page: RawPage) -> bool:
+        """Whether the page may link a continuation page, by plain substring search, so
+        that single-page articles (nearly all) are not parsed here: parsing is the
+        extract stage's job, done once. A continuation of ``c.html`` / ``c_123.htm`` is
+        ``c.html?…`` / ``c_123_2.htm`` / ``c_123-2.htm`` (see ``_same_article``)."""
+        name = urlsplit(page.url).path.rsplit("/", 1)[-1]
+        stem = name.rsplit(".", 1)[0]
+        text = response.text
+        if not name:
+            return False
+        if name + "?" in text:
+            return True
+        # A stem as short as "c" (c.html) occurs everywhere; those pages continue with "?".
+        return len(stem) > 2 and (stem + "_" in text or stem + "-" in text)
 
     def _count(self, key: str) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key)
-
-
-_HREF = re.compile(r"""href\s*=\s*["']?([^"'\s>]+)""", re.I)
 
 
 def _same_article(url: str, article_url: str) -> bool:
