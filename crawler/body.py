@@ -98,6 +98,14 @@ BLOCK_TAGS = frozenset(
 )
 INLINE_KEPT = {"strong": "strong", "b": "strong", "em": "em", "i": "em"}
 ALLOWED_TAGS = {"p", "strong", "em", "br", "img"}
+# Configured once, like a compiled pattern: building the rules per call costs 3x the cleaning.
+_SANITIZER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes={"img": {"src"}},
+    url_schemes={"http", "https"},
+    link_rel=None,
+    strip_comments=True,
+)
 IMAGE_SOURCES = ("src", "data-original", "data-src")
 
 _INDENT = "[\\s\u3000\u2003\u2002\xa0]"
@@ -194,14 +202,7 @@ def sanitize_paragraph(paragraph: str) -> str:
     """The paragraph through nh3 (ammonia): only ``p strong em br img[src]`` with http(s)
     URLs survive. The walker already emits nothing else; this is the guarantee, kept by a
     maintained sanitiser rather than by our own patterns."""
-    return nh3.clean(
-        paragraph,
-        tags=ALLOWED_TAGS,
-        attributes={"img": {"src"}},
-        url_schemes={"http", "https"},
-        link_rel=None,
-        strip_comments=True,
-    )
+    return _SANITIZER.clean(paragraph)
 
 
 def clean_paragraph(paragraph: str, drop_line: Callable[[str], bool]) -> str | None:

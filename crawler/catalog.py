@@ -76,7 +76,11 @@ class Catalog:
         folder = archive_dir / CATALOG_DIR
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / DATABASE
-        self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        # Used by one thread at a time (the archive's writer thread during a crawl), but not
+        # always the thread that opened it.
+        self.connection = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
         self.connection.row_factory = sqlite3.Row
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")

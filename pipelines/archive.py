@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 import sys
+from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,10 @@ from typing import Any
 import yaml
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import reactor
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
 
 from crawler.atomic import remove_stale_temporaries, write_atomically
 from crawler.catalog import CATALOG_DIR, JSONL_EXPORT, Catalog, CatalogEntry, content_hash
@@ -82,12 +88,28 @@ class ArchivePipeline:
     def open_spider(self) -> None:
         if self.to_stdout:
             return
+        # One writer thread: file and SQLite work (mostly system calls that release the
+        # GIL) runs beside the crawl's event loop instead of in it. One thread keeps the
+        # writes in order and the SQLite connection on the thread that opened it.
+        self._writer = ThreadPool(minthreads=1, maxthreads=1, name="archive-writer")
+        self._writer.start()
+        self._call_in_writer_blocking(self._open_archive)
+
+    def _open_archive(self) -> None:
         for path in remove_stale_temporaries(self.archive_dir):
             logger.warning("Removed %s, left by a writer that was killed", path)
         if self.use_catalog:
             self.catalog = Catalog(self.archive_dir)
 
     def close_spider(self) -> None:
+        if self.to_stdout:
+            return
+        try:
+            self._call_in_writer_blocking(self._close_archive)
+        finally:
+            self._writer.stop()
+
+    def _close_archive(self) -> None:
         if self.catalog is None:
             return
         if self.changed or not (self.archive_dir / CATALOG_DIR / JSONL_EXPORT).exists():
@@ -98,7 +120,7 @@ class ArchivePipeline:
             )
         self.catalog.close()
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
         if self.to_stdout:
@@ -106,22 +128,47 @@ class ArchivePipeline:
             sys.stdout.buffer.flush()
             self.stats.inc_value("archive/printed")
             return item
+        deferred = deferToThreadPool(reactor, self._writer, self.write_article, item)
+        path, outcome, moved = await maybe_deferred_to_future(deferred)
+        item.path = str(path)
+        self.stats.inc_value(f"archive/{outcome}")
+        if moved:
+            self.stats.inc_value("archive/moved")
+        if outcome != "unchanged":
+            self.changed += 1
+        logger.debug("%s %s", outcome.capitalize(), path)
+        return item
+
+    def write_article(self, item: Article) -> tuple[Path, str, bool]:
+        """The file, its catalog entry and the site files it links to; returns the path, the
+        outcome (new, updated, unchanged) and whether it moved. Runs in the writer thread
+        during a crawl; call it directly only while no crawl uses this pipeline."""
         assert item.published is not None
         path = article_path(self.archive_dir, item.published, item.article_id)
         try:
             data, outcome = self._store(path, item)
-            self._catalog(item, path, data)
+            moved = self._catalog(item, path, data)
             if self.scaffold is not None:
                 self.scaffold.ensure_site()
                 self.scaffold.ensure_category(item.category, item.tag)
         except OSError as exc:
             raise ArchiveWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        item.path = str(path)
-        self.stats.inc_value(f"archive/{outcome}")
-        if outcome != "unchanged":
-            self.changed += 1
-        logger.debug("%s %s", outcome.capitalize(), path)
-        return item
+        return path, outcome, moved
+
+    def _call_in_writer_blocking(self, function: Callable[[], None]) -> None:
+        """Run ``function`` in the writer thread and wait (start and end of a run only)."""
+        done: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                function()
+            except BaseException as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        self._writer.callInThread(run)
+        done.result()
 
     def serialize(self, article: Article) -> bytes:
         buffer = io.BytesIO()
@@ -152,15 +199,16 @@ class ArchivePipeline:
             self._folders.add(path.parent)
         write_atomically(path, data, make_parents=False)
 
-    def _catalog(self, article: Article, path: Path, data: bytes) -> None:
+    def _catalog(self, article: Article, path: Path, data: bytes) -> bool:
+        """Record the article; True when it moved (its date was corrected)."""
         if self.catalog is None:
-            return
+            return False
         relative = path.relative_to(self.archive_dir).as_posix()
         previous = self.catalog.get(article.site, article.article_id)
-        if previous is not None and previous.path != relative:
+        moved = previous is not None and previous.path != relative
+        if moved:
             # The publication date was corrected: the article now lives under another day.
             (self.archive_dir / previous.path).unlink(missing_ok=True)
-            self.stats.inc_value("archive/moved")
         assert article.published is not None and article.title
         entry = CatalogEntry(
             site=article.site,
@@ -174,6 +222,7 @@ class ArchivePipeline:
             content_hash=content_hash(data),
         )
         self.catalog.record(entry, datetime.now(BEIJING))
+        return moved
 
 
 def _recorded_source_url(post: bytes) -> str | None:

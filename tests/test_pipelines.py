@@ -110,20 +110,32 @@ def test_archive_write_failure_is_a_named_drop(tmp_path):
     # A file where a folder should be fails for every user, root included.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    stage = ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(blocker / "archive")))
-    with pytest.raises(ArchiveWriteError, match="cannot write"):
-        stage.process_item(article())
-
-
-def test_archive_writes_post_and_sets_path(tmp_path):
-    crawler = project_crawler(ARCHIVE_DIR=str(tmp_path))
-    item = ArchivePipeline.from_crawler(crawler).process_item(article())
-    meta, _ = read_post(
-        tmp_path / "_posts/2026/05/11/2026-05-11-0a1b2c3d4e5f40718293a4b5c6d7e8f9.md"
+    stage = ArchivePipeline.from_crawler(
+        project_crawler(ARCHIVE_DIR=str(blocker / "archive"), ARCHIVE_CATALOG=False)
     )
-    assert item.path.endswith("2026-05-11-0a1b2c3d4e5f40718293a4b5c6d7e8f9.md")
+    with pytest.raises(ArchiveWriteError, match="cannot write"):
+        stage.write_article(article())
+
+
+def test_archive_writes_post_and_catalogs_it(tmp_path):
+    stage = ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(tmp_path)))
+    stage.open_spider()
+    try:
+        path, outcome, moved = stage.write_article(article())
+        assert (outcome, moved) == ("new", False)
+        assert stage.write_article(article())[1] == "unchanged"
+        moved_path, _, moved = stage.write_article(
+            article(published=datetime(2026, 5, 12, tzinfo=BEIJING))
+        )
+        assert moved and not path.exists() and moved_path.exists()
+    finally:
+        stage.close_spider()
+    meta, _ = read_post(moved_path)
+    assert (
+        moved_path == tmp_path / "_posts/2026/05/12/2026-05-12-0a1b2c3d4e5f40718293a4b5c6d7e8f9.md"
+    )
     assert meta["categories"] == "xinhuashe"
-    assert crawler.stats.get_value("archive/new") == 1
+    assert (tmp_path / "_catalog" / "articles.jsonl").read_text(encoding="utf-8").count("\n") == 1
 
 
 def test_bad_profile_is_a_clear_error(tmp_path):
@@ -142,5 +154,7 @@ def test_temporary_files_of_dead_writers_are_removed_at_start(tmp_path):
     alive = day / f".2026-05-11-y.md.{os.getpid()}.abcd1234.tmp"
     dead.write_text("half")
     alive.write_text("in progress")
-    ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(tmp_path))).open_spider()
+    stage = ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(tmp_path)))
+    stage.open_spider()
+    stage.close_spider()
     assert not dead.exists() and alive.exists()
