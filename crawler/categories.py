@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
@@ -26,8 +28,14 @@ class SourceCategories:
         self._by_name = {_key(name): category for name, category in mapping.items()}
 
     @classmethod
-    def from_file(cls, path: str | Path) -> SourceCategories:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    def from_file(cls, path: str | Path | Traversable | None = None) -> SourceCategories:
+        """The mapping in ``path``; None or "" (the ``SOURCE_CATEGORIES_FILE`` default) means
+        the one packaged with the crawler, see :func:`packaged_sources`."""
+        if not path:
+            path = packaged_sources()
+        elif isinstance(path, str):
+            path = Path(path)
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         mapping: dict[str, Category] = {}
         for name, entry in data.items():
             category = Category(str(entry["category"]), str(entry["tag"]))
@@ -41,6 +49,12 @@ class SourceCategories:
 
     def get(self, source: str | None) -> Category | None:
         return self._by_name.get(_key(source)) if source else None
+
+
+def packaged_sources() -> Traversable:
+    """``crawler/sources.yaml`` as package data: a file in a source checkout or an installed
+    package, a member of the zip file when the project runs from an egg (Scrapyd)."""
+    return files("crawler") / "sources.yaml"
 
 
 def _key(name: str) -> str:

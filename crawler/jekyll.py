@@ -2,24 +2,28 @@
 
 Only what Jekyll itself ships is used (no plugins), so ``jekyll build`` works with any
 Jekyll 3.8+/4.x. Files are created when missing and never replaced: a user's edits to
-them survive every crawl. Templates live in ``crawler/site_template/``.
+them survive every crawl. Templates live in ``crawler/site_template/``, read as package data
+(``importlib.resources``), so they are found in a zipped egg (Scrapyd) too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from crawler.atomic import create_atomically
 from crawler.exporter import yaml_scalar
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "site_template"
+TEMPLATE_DIR: Traversable = files("crawler") / "site_template"
 CATEGORY_TEMPLATE = "category.html.template"
 
 
 class SiteScaffold:
     """Creates the site files of one archive folder on demand."""
 
-    def __init__(self, archive_dir: Path, template_dir: Path = TEMPLATE_DIR):
+    def __init__(self, archive_dir: Path, template_dir: Path | Traversable = TEMPLATE_DIR):
         self.archive_dir = archive_dir
         self.template_dir = template_dir
         self._site_checked = False
@@ -30,9 +34,9 @@ class SiteScaffold:
         if self._site_checked:
             return []
         created = []
-        for source in sorted(self.template_dir.rglob("*")):
-            if source.is_file() and source.name != CATEGORY_TEMPLATE:
-                target = self.archive_dir / source.relative_to(self.template_dir)
+        for parts, source in sorted(_template_files(self.template_dir), key=lambda pair: pair[0]):
+            if source.name != CATEGORY_TEMPLATE:
+                target = self.archive_dir.joinpath(*parts)
                 if not target.exists() and create_atomically(target, source.read_bytes()):
                     created.append(target)
         self._site_checked = True
@@ -51,3 +55,14 @@ class SiteScaffold:
             category=yaml_scalar(slug), title=yaml_scalar(title, double_quoted=True)
         )
         return target if create_atomically(target, page.encode("utf-8")) else None
+
+
+def _template_files(
+    folder: Path | Traversable, parts: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Path | Traversable]]:
+    """Every file under ``folder`` with its path relative to it, as parts (works in a zip)."""
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            yield from _template_files(entry, (*parts, entry.name))
+        elif entry.is_file():
+            yield (*parts, entry.name), entry

@@ -33,15 +33,19 @@ class ArchiveBusy(Exception):
     """Another process holds the archive's lock."""
 
 
-def acquire(archive_dir: Path, wait: float) -> IO[str]:
+def acquire(archive_dir: Path, wait: float, *, shared: bool = False) -> IO[str]:
     """Lock ``archive_dir`` for this process (waiting up to ``wait`` seconds); returns the
-    open lock file, which holds the lock until it is closed or the process ends."""
+    open lock file, which holds the lock until it is closed or the process ends.
+
+    ``shared``: the workers of one distributed crawl hold the lock together; a
+    single-process run, which takes it exclusively, waits for all of them (or they for it).
+    """
     archive_dir.mkdir(parents=True, exist_ok=True)
     handle = (archive_dir / LOCK_FILE).open("a+", encoding="utf-8")
     deadline = time.monotonic() + wait
     while True:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             break
         except BlockingIOError:
             if time.monotonic() >= deadline:
@@ -50,18 +54,22 @@ def acquire(archive_dir: Path, wait: float) -> IO[str]:
                 handle.close()
                 raise ArchiveBusy(holder) from None
             time.sleep(0.2)
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} since {datetime.now(BEIJING).isoformat(timespec='seconds')}\n")
-    handle.flush()
+    if not shared:  # the holder's name, for the message a blocked run prints
+        handle.seek(0)
+        handle.truncate()
+        handle.write(
+            f"pid {os.getpid()} since {datetime.now(BEIJING).isoformat(timespec='seconds')}\n"
+        )
+        handle.flush()
     return handle
 
 
 class ArchiveLock:
-    def __init__(self, crawler: Crawler, archive_dir: Path, wait: float):
+    def __init__(self, crawler: Crawler, archive_dir: Path, wait: float, *, shared: bool = False):
         self.crawler = crawler
         self.archive_dir = archive_dir
         self.wait = wait
+        self.shared = shared
         self.handle: IO[str] | None = None
 
     @classmethod
@@ -69,14 +77,19 @@ class ArchiveLock:
         settings = crawler.settings
         if not settings.getbool("ARCHIVE_LOCK") or settings.getbool("ARCHIVE_TO_STDOUT"):
             raise NotConfigured("ARCHIVE_LOCK is off (or nothing is written)")
-        lock = cls(crawler, Path(settings["ARCHIVE_DIR"]), settings.getfloat("ARCHIVE_LOCK_WAIT"))
+        lock = cls(
+            crawler,
+            Path(settings["ARCHIVE_DIR"]),
+            settings.getfloat("ARCHIVE_LOCK_WAIT"),
+            shared=settings.getbool("ARCHIVE_LOCK_SHARED"),
+        )
         crawler.signals.connect(lock.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(lock.spider_closed, signal=signals.spider_closed)
         return lock
 
     def spider_opened(self, spider: Spider) -> None:
         try:
-            self.handle = acquire(self.archive_dir, self.wait)
+            self.handle = acquire(self.archive_dir, self.wait, shared=self.shared)
         except ArchiveBusy as busy:
             logger.error(
                 "Archive %s is in use by %s; not crawling. Set ARCHIVE_LOCK_WAIT=<seconds> to "

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -120,12 +122,26 @@ class SiteProfiles:
             raise ProfileError(f"no {GENERIC!r} profile: it holds the fallback rules")
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> SiteProfiles:
-        generic_path = Path(folder) / f"{GENERIC}.yaml"
+    def from_folder(cls, folder: str | Path | Traversable | None = None) -> SiteProfiles:
+        """The profiles (``*.yaml``) of ``folder``; None or "" (the ``SITE_PROFILES_DIR``
+        default) means the profiles packaged with the crawler, see :func:`packaged_profiles`."""
+        root: Path | Traversable
+        if not folder:
+            root = packaged_profiles()
+        else:
+            root = Path(folder) if isinstance(folder, str) else folder
+        generic_path = root / f"{GENERIC}.yaml"
         if not generic_path.is_file():
             raise ProfileError(f"{generic_path} is missing: it holds the fallback rules")
         generic = load_profile(generic_path)
-        others = sorted(path for path in Path(folder).glob("*.yaml") if path != generic_path)
+        others = sorted(
+            (
+                path
+                for path in root.iterdir()
+                if path.name.endswith(".yaml") and path.name != generic_path.name and path.is_file()
+            ),
+            key=lambda path: path.name,
+        )
         return cls([generic, *(load_profile(path, generic) for path in others)])
 
     def __getitem__(self, name: str) -> SiteProfile:
@@ -148,7 +164,13 @@ class SiteProfiles:
         return best
 
 
-def load_profile(path: Path, generic: SiteProfile | None = None) -> SiteProfile:
+def packaged_profiles() -> Traversable:
+    """``crawler/sites/`` as package data: a folder in a source checkout or an installed
+    package, a folder inside the zip file when the project runs from an egg (Scrapyd)."""
+    return files("crawler") / "sites"
+
+
+def load_profile(path: Path | Traversable, generic: SiteProfile | None = None) -> SiteProfile:
     """Read one YAML profile; field rules get the generic profile's rules appended."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)

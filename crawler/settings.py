@@ -3,11 +3,7 @@
 Override any of them per run with ``-s NAME=VALUE`` or in a Scrapyd schedule call.
 """
 
-from pathlib import Path
-
 from crawler import __version__
-
-_PACKAGE = Path(__file__).resolve().parent
 
 BOT_NAME = "xinhua-archiver"
 SPIDER_MODULES = ["spiders"]
@@ -57,8 +53,18 @@ EXTENSIONS = {
     "crawler.extensions.FieldHealthReport": 500,
     "crawler.summary.RunSummary": 510,
     "crawler.gc_tuning.GcTuning": 0,
+    "spidermon.contrib.scrapy.extensions.Spidermon": 530,
 }
 RUN_SUMMARY_FILE = None  # also write the run summary as JSON here
+# --- End-of-run monitors (crawler/monitors.py, Spidermon).
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["crawler.monitors.CloseMonitors"]
+MONITOR_MIN_ARTICLES = 1
+MONITOR_MAX_ERROR_RATE = 0.2
+MONITOR_MIN_FIELD_FOUND = 0.8
+MONITOR_MIN_FIELD_PRIMARY = 0.5
+MONITOR_MIN_FIELD_SAMPLE = 10
+
 # --- Throughput without behaviour changes (see benchmarks/README.md for the figures).
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output; our callbacks
 # yield one item, or a page of links, so a handful is plenty.
@@ -69,8 +75,11 @@ LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 LOG_LEVEL = "INFO"
 
 # --- Site rules.
-SITE_PROFILES_DIR = str(_PACKAGE / "sites")
-SOURCE_CATEGORIES_FILE = str(_PACKAGE / "sources.yaml")
+# A folder of *.yaml profiles and a source mapping file of your own; None (or empty) means the
+# ones packaged with the crawler, crawler/sites/ and crawler/sources.yaml, read as package data
+# (importlib.resources): from a source checkout, an installed package or a Scrapyd egg alike.
+SITE_PROFILES_DIR = None
+SOURCE_CATEGORIES_FILE = None
 # List pages are followed this many links deep from a start URL (columns link to columns).
 DISCOVERY_LIST_DEPTH = 2
 
@@ -94,3 +103,11 @@ ARCHIVE_IMAGES = True  # download article images into <ARCHIVE_DIR>/assets/image
 # Overlapping runs: the second waits this many seconds for the first, then exits non-zero.
 ARCHIVE_LOCK = True
 ARCHIVE_LOCK_WAIT = 0
+ARCHIVE_LOCK_SHARED = False  # set by distributed mode: the workers of a crawl share the lock
+
+# --- Distributed crawls (crawler/distributed.py, docs/distributed.md): set REDIS_URL and start
+# as many workers as you like; they share scrapy-redis's frontier and one archive.
+ADDONS = {"crawler.distributed.DistributedAddon": 0}
+REDIS_URL = None
+DISTRIBUTED_RUN = None  # names the shared queue and seen-list (default: the spider's name)
+DISTRIBUTED_RETRIES = 2  # times an article a dead worker took is put back in the queue

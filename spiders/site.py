@@ -38,9 +38,16 @@ class SiteSpider(ArticleSpider):
         return self.profiles[self.site]
 
     async def start(self) -> AsyncIterator[Request]:
+        # One process: start pages are always fetched. Several workers sharing a frontier:
+        # the first worker's start pages are the run's, the others' are filtered as seen.
+        again = not self.distributed
         for url in self.start_url_override or self.profile.start_urls:
-            request = self._route(url, depth=0)
-            yield request.replace(dont_filter=True) if request else self.list_request(url, 0)
+            request = self._route(url, depth=0) or self.list_request(url, 0)
+            yield request.replace(dont_filter=again)
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.settings.get("REDIS_URL"))
 
     def list_request(self, url: str, depth: int, **kwargs: Any) -> Request:
         return Request(url, callback=self.parse_list, cb_kwargs={"depth": depth}, **kwargs)
@@ -89,7 +96,14 @@ class SiteSpider(ArticleSpider):
         article_id = self.profile.article_id(url)
         if article_id is None or not self.profile.claims(url):
             return None
-        return self.article_request(url, self.profile, meta={ARTICLE_META: (self.site, article_id)})
+        # Shared frontiers filter articles by the archive, not the seen-list, so that what a
+        # dead worker had in flight is fetched by the next run (crawler/distributed.py).
+        return self.article_request(
+            url,
+            self.profile,
+            meta={ARTICLE_META: (self.site, article_id)},
+            dont_filter=self.distributed,
+        )
 
     def _json_list_links(self, response: TextResponse) -> Iterator[Request]:
         """Article URLs anywhere in a JSON(P) list: every string that resolves to one."""

@@ -12,7 +12,8 @@ class Command(ScrapyCrawlCommand):
     def long_desc(self) -> str:
         return (
             "Run a spider. Exits with status 1 when the run archived nothing and hit errors, "
-            "or could not run (archive locked by another run); see RUN_SUMMARY_FILE."
+            "could not run (archive locked by another run), or failed its end-of-run monitors "
+            "(crawler/monitors.py); see RUN_SUMMARY_FILE."
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -22,6 +23,9 @@ class Command(ScrapyCrawlCommand):
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
-        status = crawler.stats.get_value("run/status") if crawler.stats else None
-        if self.crawler_process.bootstrap_failed or status == "failed":
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+            return
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        if stats.get("run/status") == "failed" or stats.get("monitors/failed"):
             self.exitcode = 1

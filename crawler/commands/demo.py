@@ -51,6 +51,9 @@ class Command(ScrapyCommand):
             self.crawler_process.start()
         finally:
             proxy.stop()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+            return
         assert crawler.stats is not None
         stats = crawler.stats.get_stats()
         archive_dir = Path(self.settings["ARCHIVE_DIR"])

@@ -47,8 +47,9 @@ class ScrapeReport:
 
 class Command(ScrapyCommand):
     requires_project = True
-    # A one-off scrape prints paths on stdout; only problems belong on stderr.
-    scrape_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
+    # A one-off scrape prints paths on stdout; only problems belong on stderr. It reports on
+    # each URL itself, so the crawl monitors (meant for scheduled runs) stay off.
+    scrape_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING", "SPIDERMON_ENABLED": False}
 
     def syntax(self) -> str:
         return "[options] URL [URL ...]"

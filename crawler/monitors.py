@@ -1,0 +1,95 @@
+"""End-of-run monitors (Spidermon): did the run archive, stay healthy, read its fields?
+
+Scheduled crawls fail quietly: a site changes its layout and the pages still download.
+These checks run when the spider closes, on the run's stats, and fail the run when:
+
+- it archived nothing and skipped nothing (``MONITOR_MIN_ARTICLES``, default 1);
+- too many requests ended in errors (``MONITOR_MAX_ERROR_RATE``, default 0.2 of pages);
+- a required field (title, date, body) was found in too few articles of a site
+  (``MONITOR_MIN_FIELD_FOUND``, default 0.8), or the site's own rules served too few of
+  them (``MONITOR_MIN_FIELD_PRIMARY``, default 0.5): the signature of a layout change.
+  Sites with fewer than ``MONITOR_MIN_FIELD_SAMPLE`` (10) articles in the run are not
+  judged: an incremental run that refetched two broken pages is no evidence.
+
+A failure is logged by Spidermon with each check's reason, recorded as
+``monitors/failed`` in the stats, and makes ``scrapy crawl`` exit with status 1.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+from scrapy.exceptions import ScrapyDeprecationWarning
+from spidermon import Monitor, MonitorSuite, monitors
+from spidermon.core.actions import Action
+
+from crawler.extensions import field_counts
+
+REQUIRED_FIELDS = ("title", "published", "body")
+
+
+def _stats(monitor: Monitor) -> dict[str, Any]:
+    return dict(monitor.data.stats)
+
+
+@monitors.name("Run")
+class RunMonitor(Monitor):
+    @monitors.name("Articles archived or already in the archive")
+    def test_articles(self) -> None:
+        stats = _stats(self)
+        done = sum(stats.get(f"archive/{key}", 0) for key in ("new", "updated", "unchanged"))
+        done += stats.get("incremental/skipped_archived", 0)
+        minimum = self.data.crawler.settings.getint("MONITOR_MIN_ARTICLES")
+        self.assertGreaterEqual(done, minimum, msg=f"{done} articles, expected at least {minimum}")
+
+    @monitors.name("Error rate")
+    def test_error_rate(self) -> None:
+        stats = _stats(self)
+        pages = max(int(stats.get("response_received_count", 0)), 1)
+        errors = int(stats.get("log_count/ERROR", 0)) + sum(
+            value
+            for key, value in stats.items()
+            if key.startswith("downloader/exception_type_count/")
+        )
+        limit = self.data.crawler.settings.getfloat("MONITOR_MAX_ERROR_RATE")
+        self.assertLessEqual(errors / pages, limit, msg=f"{errors} errors in {pages} pages")
+
+
+@monitors.name("Field health")
+class FieldHealthMonitor(Monitor):
+    @monitors.name("Required fields found and read by the site's own rules")
+    def test_fields(self) -> None:
+        settings = self.data.crawler.settings
+        found_min = settings.getfloat("MONITOR_MIN_FIELD_FOUND")
+        primary_min = settings.getfloat("MONITOR_MIN_FIELD_PRIMARY")
+        sample = settings.getint("MONITOR_MIN_FIELD_SAMPLE")
+        problems = []
+        for (site, field), outcomes in field_counts(_stats(self)).items():
+            total = sum(outcomes.values())
+            if field not in REQUIRED_FIELDS or total < sample:
+                continue  # a handful of articles (an incremental run) says little
+            found = (outcomes["primary"] + outcomes["fallback"]) / total
+            primary = outcomes["primary"] / total
+            if found < found_min:
+                problems.append(f"{site} {field}: found in {found:.0%} of {total} articles")
+            elif primary < primary_min:
+                problems.append(f"{site} {field}: own rules served {primary:.0%} of {total}")
+        self.assertFalse(problems, msg="; ".join(problems))
+
+
+class MarkRunFailed(Action):
+    """Record the failure in the stats; the crawl command turns it into exit status 1."""
+
+    def run_action(self) -> None:
+        failed = len(self.result.monitors_failed_results)
+        self.data.crawler.stats.set_value("monitors/failed", failed)
+
+
+class CloseMonitors(MonitorSuite):
+    monitors: ClassVar[list[type[Monitor]]] = [RunMonitor, FieldHealthMonitor]
+    monitors_failed_actions: ClassVar[list[type[Action]]] = [MarkRunFailed]
+
+
+# Spidermon 1.27 still calls Spider.log(); that deprecation is its to fix, not our log's noise.
+warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="spidermon")
