@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     first_archived TEXT NOT NULL,
     last_changed TEXT NOT NULL,
+    complete INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (site, article_id)
 );
 CREATE TABLE IF NOT EXISTS revisions (
@@ -62,6 +63,7 @@ class CatalogEntry:
     content_hash: str  # sha256 of the file's bytes
     first_archived: str = ""
     last_changed: str = ""
+    complete: bool = True  # False: archived without continuation pages that failed
 
 
 def content_hash(data: bytes) -> str:
@@ -85,6 +87,11 @@ class Catalog:
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.executescript(_SCHEMA)
+        columns = {row[1] for row in self.connection.execute("PRAGMA table_info(articles)")}
+        if "complete" not in columns:  # catalogs written before the column existed
+            self.connection.execute(
+                "ALTER TABLE articles ADD COLUMN complete INTEGER NOT NULL DEFAULT 1"
+            )
 
     def close(self) -> None:
         self.connection.close()
@@ -96,9 +103,11 @@ class Catalog:
         return CatalogEntry(**dict(row)) if row else None
 
     def published(self, site: str, article_id: str) -> datetime | None:
-        """When an archived article was published, or None if it is not archived."""
+        """When an archived article was published, or None if it is not archived completely
+        (a multi-page article with pages missing is to be fetched again)."""
         row = self.connection.execute(
-            "SELECT published FROM articles WHERE site = ? AND article_id = ?", (site, article_id)
+            "SELECT published FROM articles WHERE site = ? AND article_id = ? AND complete = 1",
+            (site, article_id),
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
@@ -115,6 +124,7 @@ class Catalog:
                 old is not None
                 and old.content_hash == entry.content_hash
                 and old.path == entry.path
+                and bool(old.complete) == entry.complete
             ):
                 return "unchanged"
             entry.first_archived = old.first_archived if old else stamp
@@ -122,7 +132,7 @@ class Catalog:
             self.connection.execute(
                 "INSERT OR REPLACE INTO articles VALUES "
                 "(:site, :article_id, :url, :title, :published, :source, :category, :path, "
-                ":content_hash, :first_archived, :last_changed)",
+                ":content_hash, :first_archived, :last_changed, :complete)",
                 asdict(entry),
             )
             if old is None or old.content_hash != entry.content_hash:

@@ -90,6 +90,10 @@ class ArchiveLock:
     def spider_opened(self, spider: Spider) -> None:
         try:
             self.handle = acquire(self.archive_dir, self.wait, shared=self.shared)
+        except OSError as exc:
+            # The archive pipeline reports an unwritable archive and stops the run.
+            logger.error("Archive %s cannot be locked: %s", self.archive_dir, exc.strerror or exc)
+            return
         except ArchiveBusy as busy:
             logger.error(
                 "Archive %s is in use by %s; not crawling. Set ARCHIVE_LOCK_WAIT=<seconds> to "

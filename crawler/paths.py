@@ -12,6 +12,7 @@ from crawler.dates import BEIJING
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _URL_SEGMENT_ID = re.compile(r"^(?=.*\d)[A-Za-z0-9_-]{4,80}$")
+_GENERIC_NAMES = {"index", "c", "content", "article", "detail", "default", "news", "show", "page"}
 
 
 def is_safe_article_id(article_id: str) -> bool:
@@ -20,13 +21,20 @@ def is_safe_article_id(article_id: str) -> bool:
 
 
 def article_id_from_url(url: str) -> str:
-    """An ID for a page no site rule recognises: its most specific path segment, else a hash.
+    """An ID for a page no site rule recognises, unique to the URL.
 
-    ``/2024-05/13/content_37319243.htm`` gives ``content_37319243``; a URL without such
-    a segment (``/news?id=7``) gives ``u`` and 16 hex digits of the URL's SHA-1.
+    The file name's stem when it is distinctive (holds a digit): ``content_37319243.htm``
+    gives ``content_37319243``; behind a generic file name (``index.html``, ``c.html``) the
+    folder's: ``/20240513/abc123/index.html`` gives ``abc123``. Otherwise (``a.html``, a
+    query string) ``u`` and 16 hex digits of the URL's SHA-1: two articles of one folder
+    must never share an ID, and so a file.
     """
-    for segment in reversed(PurePosixPath(urlsplit(url).path).parts):
-        stem = segment.split(".")[0]
+    parts = urlsplit(url)
+    segments = [segment for segment in PurePosixPath(parts.path).parts if segment != "/"]
+    if segments and not parts.query:
+        stem = segments[-1].split(".")[0]
+        if stem.lower() in _GENERIC_NAMES and len(segments) > 1:
+            stem = segments[-2]
         if _URL_SEGMENT_ID.match(stem) and is_safe_article_id(stem):
             return stem
     return "u" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:16]

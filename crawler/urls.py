@@ -13,8 +13,16 @@ _TRACKING = re.compile(
 )
 
 
-def canonical_url(url: str) -> str:
-    """``url`` without its fragment, tracking parameters and default port, host lowercased."""
+def canonical_url(url: str) -> str | None:
+    """``url`` without its fragment, tracking parameters and default port, host lowercased;
+    None when it is malformed (a port out of range, a broken IPv6 host)."""
+    try:
+        return _canonical(url)
+    except ValueError:
+        return None
+
+
+def _canonical(url: str) -> str:
     parts = urlsplit(url.strip())
     query = [
         (key, value)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -14,7 +17,7 @@ from typing import Any
 import yaml
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
@@ -29,6 +32,8 @@ from crawler.jekyll import SiteScaffold
 from crawler.paths import article_path
 
 logger = logging.getLogger(__name__)
+# Errors after which no later article could be written either.
+_ARCHIVE_GONE = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENOTDIR, errno.ENOENT}
 
 
 class ArchivePipeline:
@@ -69,13 +74,15 @@ class ArchivePipeline:
         self.catalog: Catalog | None = None
         self.scaffold = SiteScaffold(archive_dir) if jekyll_site and not to_stdout else None
         self.changed = 0
+        self.unwritable = False
+        self.crawler: Crawler | None = None
         self._folders: set[Path] = set()  # day folders known to exist, to spare a mkdir per file
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         assert crawler.stats is not None
         settings = crawler.settings
-        return cls(
+        pipeline = cls(
             Path(settings["ARCHIVE_DIR"]),
             crawler.stats,
             site_url=settings["ARCHIVE_SITE_URL"],
@@ -84,6 +91,8 @@ class ArchivePipeline:
             use_catalog=settings.getbool("ARCHIVE_CATALOG"),
             jekyll_site=settings.getbool("ARCHIVE_JEKYLL_SITE"),
         )
+        pipeline.crawler = crawler
+        return pipeline
 
     def open_spider(self) -> None:
         if self.to_stdout:
@@ -93,9 +102,18 @@ class ArchivePipeline:
         # writes in order and the SQLite connection on the thread that opened it.
         self._writer = ThreadPool(minthreads=1, maxthreads=1, name="archive-writer")
         self._writer.start()
-        self._call_in_writer_blocking(self._open_archive)
+        try:
+            self._call_in_writer_blocking(self._open_archive)
+        except (OSError, sqlite3.Error) as exc:
+            self._stop_unwritable(exc)
 
     def _open_archive(self) -> None:
+        # Try a real write first: a full, read-only or missing archive is reported as such,
+        # not as whatever SQLite makes of it.
+        probe = self.archive_dir / f".write-probe.{os.getpid()}"
+        self.archive_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(probe, b"\0" * 4096)
+        probe.unlink()
         for path in remove_stale_temporaries(self.archive_dir):
             logger.warning("Removed %s, left by a writer that was killed", path)
         if self.use_catalog:
@@ -106,6 +124,10 @@ class ArchivePipeline:
             return
         try:
             self._call_in_writer_blocking(self._close_archive)
+        except (OSError, sqlite3.Error) as exc:
+            logger.error(
+                "Archive %s: the catalog export was not written: %s", self.archive_dir, exc
+            )
         finally:
             self._writer.stop()
 
@@ -128,8 +150,15 @@ class ArchivePipeline:
             sys.stdout.buffer.flush()
             self.stats.inc_value("archive/printed")
             return item
+        if self.unwritable:
+            raise ArchiveWriteError(f"archive {self.archive_dir} is not writable")
         deferred = deferToThreadPool(reactor, self._writer, self.write_article, item)
-        path, outcome, moved = await maybe_deferred_to_future(deferred)
+        try:
+            path, outcome, moved = await maybe_deferred_to_future(deferred)
+        except ArchiveWriteError as exc:
+            if isinstance(exc.__cause__, OSError) and exc.__cause__.errno in _ARCHIVE_GONE:
+                self._stop_unwritable(exc.__cause__)
+            raise
         item.path = str(path)
         self.stats.inc_value(f"archive/{outcome}")
         if moved:
@@ -153,7 +182,24 @@ class ArchivePipeline:
                 self.scaffold.ensure_category(item.category, item.tag)
         except OSError as exc:
             raise ArchiveWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        except sqlite3.Error as exc:  # the catalog shares the archive's disk
+            raise ArchiveWriteError(f"cannot catalog {path}: {exc}") from exc
         return path, outcome, moved
+
+    def _stop_unwritable(self, exc: BaseException) -> None:
+        """The archive cannot take files (full, read-only, missing): say so once, stop the
+        run (finish reason ``archive_unwritable``, exit status 1) instead of fetching pages
+        that could only be dropped."""
+        if self.unwritable:
+            return
+        self.unwritable = True
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        logger.error(
+            "Archive %s is not writable: %s; stopping the crawl.", self.archive_dir, reason
+        )
+        engine = self.crawler.engine if self.crawler else None
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason="archive_unwritable"))
 
     def _call_in_writer_blocking(self, function: Callable[[], None]) -> None:
         """Run ``function`` in the writer thread and wait (start and end of a run only)."""
@@ -220,6 +266,7 @@ class ArchivePipeline:
             category=article.category,
             path=relative,
             content_hash=content_hash(data),
+            complete=not article.missing_pages,
         )
         self.catalog.record(entry, datetime.now(BEIJING))
         return moved

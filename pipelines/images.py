@@ -6,22 +6,41 @@ import hashlib
 import html
 import logging
 import re
+from io import BytesIO
+from os import PathLike
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
-from scrapy.pipelines.files import FilesPipeline
+from scrapy.pipelines.files import FilesPipeline, FSFilesStore
 from scrapy.pipelines.media import MediaPipeline
+from twisted.python.failure import Failure
 
+from crawler.atomic import write_atomically
 from crawler.items import Article
 
 logger = logging.getLogger(__name__)
 _IMAGE_SRC = re.compile(r'<img src="([^"]+)">')
 _EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".svg"}
+
+
+class AtomicFilesStore(FSFilesStore):
+    """Scrapy's file store, but a file appears complete or not at all: a crawl killed in the
+    middle of writing an image must not leave a truncated one that later runs would keep."""
+
+    def persist_file(
+        self,
+        path: str | PathLike[str],
+        buf: BytesIO,
+        info: MediaPipeline.SpiderInfo,
+        meta: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        write_atomically(Path(self.basedir) / path, buf.getvalue())
 
 
 class ImagePipeline(FilesPipeline):
@@ -32,6 +51,12 @@ class ImagePipeline(FilesPipeline):
     keeps the original URL and is counted as ``images/failed``. Downloads go through the
     crawl's own downloader: robots.txt, throttling, proxy and size cap apply.
     """
+
+    STORE_SCHEMES: ClassVar[dict[str, Any]] = {
+        **FilesPipeline.STORE_SCHEMES,
+        "": AtomicFilesStore,
+        "file": AtomicFilesStore,
+    }
 
     def __init__(self, store_uri: str, *, crawler: Crawler, site_url: str):
         super().__init__(store_uri, crawler=crawler)
@@ -45,7 +70,10 @@ class ImagePipeline(FilesPipeline):
         if settings.getbool("ARCHIVE_TO_STDOUT"):
             raise NotConfigured("nothing is archived (ARCHIVE_TO_STDOUT)")
         store = Path(settings["ARCHIVE_DIR"]).resolve() / "assets"
-        return cls(str(store), crawler=crawler, site_url=settings["ARCHIVE_SITE_URL"])
+        try:
+            return cls(str(store), crawler=crawler, site_url=settings["ARCHIVE_SITE_URL"])
+        except OSError as exc:  # the archive pipeline reports an unwritable archive
+            raise NotConfigured(f"cannot keep images in {store}: {exc.strerror or exc}") from exc
 
     def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
         if not isinstance(item, Article):
@@ -72,6 +100,14 @@ class ImagePipeline(FilesPipeline):
             return {"url": request.url, "path": None, "checksum": None, "status": "failed"}
         return await super().media_downloaded(response, request, info, item=item)
 
+    def media_failed(
+        self, failure: Failure, request: Request, info: MediaPipeline.SpiderInfo
+    ) -> None:
+        # Timeouts, resets, oversize answers: an image not kept, counted in item_completed;
+        # not an error with a traceback (Scrapy's default) that would fail the run's checks.
+        logger.info("Image not kept (%s): %s", failure.getErrorMessage(), request.url)
+        return None
+
     def file_path(
         self,
         request: Request,
@@ -89,7 +125,7 @@ class ImagePipeline(FilesPipeline):
             return item
         local: dict[str, str] = {}
         for ok, result in results:
-            if ok and result["path"]:
+            if ok and result and result["path"]:
                 local[result["url"]] = f"{self.site_url}/assets/{result['path']}"
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("images/downloaded", len(local))

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.encoding import page_text
 from crawler.items import PageSnapshot, RawPage
-from crawler.profiles import SiteProfile, SiteProfiles
+from crawler.profiles import GENERIC, SiteProfile, SiteProfiles
 
 
 class ArticleSpider(Spider):
@@ -27,6 +27,7 @@ class ArticleSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.profiles = SiteProfiles.from_folder(crawler.settings["SITE_PROFILES_DIR"])
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         return spider
 
     def article_request(self, url: str, profile: SiteProfile, **kwargs: Any) -> Request:
@@ -45,6 +46,17 @@ class ArticleSpider(Spider):
             self.logger.warning("Not an HTML page, skipped: %s", response.url)
             return
         redirects = response.meta.get("redirect_urls") or [response.url]
+        if not self.profiles[site].claims(response.url) and site != GENERIC:
+            landed = self.site_after_redirect(response.url)
+            if landed is None:
+                self._count("fetch/article_failed/OffsiteRedirect")
+                self.logger.warning(
+                    "Article %s redirected off the site, to %s: not archived",
+                    redirects[0],
+                    response.url,
+                )
+                return
+            site = landed
         page = RawPage(
             url=response.url,
             html=page_text(response),
@@ -53,6 +65,22 @@ class ArticleSpider(Spider):
             request_url=redirects[0],
         )
         yield self._next_page_or_item(page, self._continuation_urls(response, page))
+
+    def site_after_redirect(self, url: str) -> str | None:
+        """The site profile for an article that redirected off its site; None: do not
+        archive it (a site crawl archives its own site only)."""
+        return None
+
+    def request_dropped(self, request: Request) -> None:
+        """An article redirected to a URL already requested (a redirect loop) is filtered
+        by Scrapy without a word; here it is counted and logged as the failure it is."""
+        if request.callback == self.parse_article and request.meta.get("redirect_urls"):
+            self._count("fetch/article_failed/RedirectLoop")
+            self.logger.warning(
+                "Article %s redirected to %s, already requested: not archived",
+                request.meta["redirect_urls"][0],
+                request.url,
+            )
 
     def parse_continuation(
         self, response: Response, page: RawPage, remaining: list[str]
@@ -131,10 +159,13 @@ class ArticleSpider(Spider):
 
 def _same_article(url: str, article_url: str) -> bool:
     """``c.html?page=2`` continues ``c.html``; ``c_123_2.htm`` continues ``c_123.htm``;
-    ``c1013-31153719-2.html`` continues ``c1013-31153719.html``."""
-    path, article_path = urlsplit(url).path, urlsplit(article_url).path
-    stem = article_path.rsplit(".", 1)[0]
-    return path == article_path or path.startswith((stem + "_", stem + "-"))
+    ``c1013-31153719-2.html`` continues ``c1013-31153719.html``: on the same scheme and
+    host, so a pager can never send the crawler elsewhere."""
+    page, article = urlsplit(url), urlsplit(article_url)
+    if (page.scheme, page.netloc.lower()) != (article.scheme, article.netloc.lower()):
+        return False
+    stem = article.path.rsplit(".", 1)[0]
+    return page.path == article.path or page.path.startswith((stem + "_", stem + "-"))
 
 
 def _headers(response: Response) -> dict[str, list[str]]:

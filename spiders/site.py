@@ -76,13 +76,17 @@ class SiteSpider(ArticleSpider):
         for source in self.profile.datasources:
             for value in response.css(source.selector).getall():
                 match = source.pattern.search(value)
-                if match:
+                if match and depth < self.settings.getint("DISCOVERY_LIST_DEPTH"):
                     url = response.urljoin(source.url.format(id=match.group("id")))
-                    yield self.list_request(url, depth)
+                    yield self.list_request(url, depth + 1)
 
     def _route(self, url: str, depth: int) -> Request | None:
         """The request a discovered URL deserves: article, list page, or none."""
-        url = canonical_url(url)
+        canonical = canonical_url(url)
+        if canonical is None:
+            self._count("discovery/malformed_link")
+            return None
+        url = canonical
         if not url.startswith(("http://", "https://")) or not self.profile.claims(url):
             return None
         article = self._article_request(url)
@@ -115,7 +119,8 @@ class SiteSpider(ArticleSpider):
             return
         for value in _strings(data):
             if value.startswith(("http://", "https://", "/")) or value.endswith((".htm", ".html")):
-                request = self._article_request(canonical_url(response.urljoin(value)))
+                url = canonical_url(response.urljoin(value))
+                request = self._article_request(url) if url else None
                 if request is not None:
                     yield request
 

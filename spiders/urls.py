@@ -31,6 +31,10 @@ class UrlsSpider(ArticleSpider):
             # The requested URL as given: the report to the user is keyed by it.
             yield self.article_request(url, self.profiles.for_url(url), dont_filter=True)
 
+    def site_after_redirect(self, url: str) -> str | None:
+        # The user asked for this page: read it with the rules of wherever it landed.
+        return self.profiles.for_url(url).name
+
     def article_failed(self, failure: Failure) -> None:
         super().article_failed(failure)
         request = failure.request  # type: ignore[attr-defined]

@@ -30,3 +30,20 @@ def test_header_charset_wins_for_utf8():
         "http://x.cn/", body=body, headers={"Content-Type": "text/html; charset=utf-8"}
     )
     assert TEXT in page_text(response)
+
+
+@pytest.mark.parametrize("declared", ["utf-8", "iso-8859-1"])
+def test_gbk_bytes_under_a_false_utf8_or_latin1_declaration(declared):
+    body = page("gbk").encode("gb18030")
+    response = HtmlResponse(
+        "http://x.cn/", body=body, headers={"Content-Type": f"text/html; charset={declared}"}
+    )
+    assert TEXT in page_text(response)
+
+
+def test_utf8_bytes_under_a_latin1_header():
+    body = page("utf-8").encode("utf-8")
+    response = HtmlResponse(
+        "http://x.cn/", body=body, headers={"Content-Type": "text/html; charset=iso-8859-1"}
+    )
+    assert TEXT in page_text(response)

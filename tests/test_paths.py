@@ -32,6 +32,8 @@ def test_is_safe_article_id(article_id, safe):
         ("http://politics.gmw.cn/2024-05/13/content_37319243.htm", "content_37319243"),
         ("http://www.example.com/news/20240513/abc123/index.html", "abc123"),
         ("http://www.example.com/a/b/c.html?id=..%2F..", None),
+        ("http://www.example.com/news/2024/0308/a.html", None),  # not the date folder "0308"
+        ("http://www.example.com/20240513/0a1b2c3d/c.html", "0a1b2c3d"),
     ],
 )
 def test_article_id_from_url(url, expected):

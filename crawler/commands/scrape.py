@@ -10,6 +10,7 @@ from scrapy import signals
 from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
+from w3lib.url import safe_url_string
 
 from crawler.commands import prefer_settings
 
@@ -36,12 +37,18 @@ class ScrapeReport:
     def item_error(self, item: Any, failure: Any) -> None:
         self.errors[item.request_url] = f"error: {failure.getErrorMessage()}"
 
+    def path(self, url: str) -> str | None:
+        return self.paths.get(safe_url_string(url))
+
     def failures(self, fetch_failures: dict[str, str]) -> dict[str, str]:
+        """Reasons by URL as the user gave it (Scrapy requests the escaped form)."""
         failed = {}
         for url in self.urls:
-            if url in self.paths:
+            requested = safe_url_string(url)
+            if requested in self.paths:
                 continue
-            failed[url] = self.errors.get(url) or fetch_failures.get(url) or "nothing archived"
+            reason = self.errors.get(requested) or fetch_failures.get(requested)
+            failed[url] = reason or "nothing archived"
         return failed
 
 
@@ -91,7 +98,7 @@ class Command(ScrapyCommand):
         if not opts.stdout:
             for url in args:
                 if url not in failed:
-                    print(report.paths[url])
+                    print(report.path(url))
         for url, reason in failed.items():
             print(f"not archived: {url}: {reason}", file=sys.stderr)
         if failed or self.crawler_process.bootstrap_failed:
