@@ -70,7 +70,7 @@ MONITOR_MIN_FIELD_SAMPLE = 10
 # yield one item, or a page of links, so a handful is plenty.
 CONCURRENT_ITEMS = 8
 # gc.freeze() at engine start, then these thresholds (empty: Python's defaults).
-GC_THRESHOLDS = [50000, 20, 100]
+GC_THRESHOLDS = [20000, 10, 10]
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 LOG_LEVEL = "INFO"
 
