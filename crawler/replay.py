@@ -69,7 +69,10 @@ class ReplayProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # the crawler logs its own requests
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        # The default listen backlog (5) overflows under a crawl with no download delay, and
+        # every refused connection costs the crawler a retry.
+        server_class = type("ReplayServer", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        self._server = server_class(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

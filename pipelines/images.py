@@ -18,6 +18,7 @@ from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline, FSFilesStore
 from scrapy.pipelines.media import MediaPipeline
+from scrapy.utils.defer import ensure_awaitable
 from twisted.python.failure import Failure
 
 from crawler.atomic import write_atomically
@@ -98,7 +99,16 @@ class ImagePipeline(FilesPipeline):
                 "Image not kept (HTTP %d, %s): %s", response.status, content_type, request.url
             )
             return {"url": request.url, "path": None, "checksum": None, "status": "failed"}
-        return await super().media_downloaded(response, request, info, item=item)
+        path = self.file_path(request, response=response, info=info, item=item)
+        try:
+            checksum = await ensure_awaitable(
+                self.file_downloaded(response, request, info, item=item)
+            )
+        except OSError as exc:  # a full disk, a file where a folder should be
+            logger.warning("Image not kept (%s): %s", exc.strerror or exc, request.url)
+            return {"url": request.url, "path": None, "checksum": None, "status": "failed"}
+        self.inc_stats("downloaded")
+        return {"url": request.url, "path": path, "checksum": checksum, "status": "downloaded"}
 
     def media_failed(
         self, failure: Failure, request: Request, info: MediaPipeline.SpiderInfo

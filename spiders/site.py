@@ -70,7 +70,12 @@ class SiteSpider(ArticleSpider):
             yield from self._json_list_links(response)
             return
         for href in response.css("a::attr(href)").getall():
-            request = self._route(response.urljoin(href.strip()), depth + 1)
+            try:
+                url = response.urljoin(href.strip())
+            except ValueError:  # "http://[::1/" and the like: one bad link, not a bad page
+                self._count("discovery/malformed_link")
+                continue
+            request = self._route(url, depth + 1)
             if request is not None:
                 yield request
         for source in self.profile.datasources:
