@@ -69,8 +69,9 @@ MONITOR_MIN_FIELD_SAMPLE = 10
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output; our callbacks
 # yield one item, or a page of links, so a handful is plenty.
 CONCURRENT_ITEMS = 8
-# gc.freeze() at engine start, then these thresholds (empty: Python's defaults).
-GC_THRESHOLDS = [20000, 10, 10]
+# gc.freeze() at engine start, then these thresholds (empty: Python's defaults). Higher ones
+# are faster but let cyclic garbage grow: 264 MB peak at 20,000 pages with (20000, 10, 10).
+GC_THRESHOLDS = [10000, 10, 10]
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 LOG_LEVEL = "INFO"
 
