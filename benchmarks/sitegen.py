@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from crawler.replay import site_path
+
 PER_COLUMN = 100
 FIRST_DAY = datetime(2025, 3, 1, 8, 0, 0)
 _WORDS = [
@@ -251,14 +253,8 @@ def _write(root: Path, url: str, text: str) -> None:
 
 
 def _write_bytes(root: Path, url: str, data: bytes) -> None:
-    path_and_query = url.split("://", 1)[1]
-    host, _, path = path_and_query.partition("/")
-    path, _, query = path.partition("?")
-    target = root / host / (path or "index.html")
-    if path.endswith("/") or not path:
-        target = target / "index.html"
-    if query:
-        target = target.with_name(f"{target.name}__{query}")
+    target = site_path(root, url)
+    assert target is not None, url
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
 

@@ -33,18 +33,8 @@ class ReplayProxy:
 
     def file_for(self, url: str) -> Path | None:
         """The file answering ``url``, or None (never a path outside ``root``)."""
-        parts = urlsplit(url)
-        if not parts.hostname:
-            return None
-        path = unquote(parts.path or "/")
-        if path.endswith("/"):
-            path += "index.html"
-        if parts.query:
-            path += "__" + parts.query
-        candidate = (self.root / parts.hostname.lower() / path.lstrip("/")).resolve()
-        if not candidate.is_relative_to(self.root) or not candidate.is_file():
-            return None
-        return candidate
+        path = site_path(self.root, url)
+        return path if path is not None and path.is_file() else None
 
     def start(self) -> ReplayProxy:
         proxy = self
@@ -88,3 +78,20 @@ def _content_type(path: Path) -> str:
     if name.endswith((".htm", ".html")):
         return "text/html"  # no charset: the page's own <meta> decides, as on the real sites
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def site_path(root: Path, url: str) -> Path | None:
+    """Where a replayed site keeps ``url``: ``<root>/<host>/<path>``, ``index.html`` for a
+    folder, ``<path>__<query>`` for a query; None for a URL without a host or one whose
+    path would leave ``root``. The one statement of the layout, for servers and generators."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    path = unquote(parts.path or "/")
+    if path.endswith("/"):
+        path += "index.html"
+    if parts.query:
+        path += "__" + parts.query
+    root = root.resolve()
+    candidate = (root / parts.hostname.lower() / path.lstrip("/")).resolve()
+    return candidate if candidate.is_relative_to(root) else None

@@ -35,7 +35,9 @@ from datetime import date, timedelta
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
+
+from crawler.replay import site_path
 
 MAX_HOLD = 30.0  # no fault keeps a connection longer than this, whatever it is told
 MAX_BODY = 512 * 1024 * 1024  # nor streams more than this
@@ -436,20 +438,8 @@ class FaultProxy:
 
     def file_for(self, url: str) -> Path | None:
         """The file answering ``url``, or None (never a path outside ``root``)."""
-        if self.root is None:
-            return None
-        parts = urlsplit(url)
-        if not parts.hostname:
-            return None
-        path = unquote(parts.path or "/")
-        if path.endswith("/"):
-            path += "index.html"
-        if parts.query:
-            path += "__" + parts.query
-        candidate = (self.root / parts.hostname.lower() / path.lstrip("/")).resolve()
-        if not candidate.is_relative_to(self.root) or not candidate.is_file():
-            return None
-        return candidate
+        path = site_path(self.root, url) if self.root is not None else None
+        return path if path is not None and path.is_file() else None
 
     def start(self) -> FaultProxy:
         handler = type("Handler", (_Handler,), {"proxy": self})
