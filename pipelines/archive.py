@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
@@ -26,7 +25,7 @@ from crawler.atomic import remove_stale_temporaries, write_atomically
 from crawler.catalog import CATALOG_DIR, JSONL_EXPORT, Catalog, CatalogEntry, content_hash
 from crawler.dates import BEIJING
 from crawler.drops import ArchiveWriteError
-from crawler.exporter import MarkdownPostExporter
+from crawler.exporter import MarkdownPostExporter, read_front_matter
 from crawler.items import Article
 from crawler.jekyll import SiteScaffold
 from crawler.paths import article_path
@@ -274,12 +273,8 @@ class ArchivePipeline:
 
 def _recorded_source_url(post: bytes) -> str | None:
     """The ``source_url`` in an archived post's front matter, if it has a readable one."""
-    head = post.split(b"\n---\n", 1)[0]
-    for line in head.decode("utf-8", "replace").splitlines():
-        if line.startswith("source_url: "):
-            try:
-                value = yaml.safe_load(line.removeprefix("source_url: "))
-            except yaml.YAMLError:
-                return None
-            return value if isinstance(value, str) else None
-    return None
+    try:
+        value = read_front_matter(post).get("source_url")
+    except ValueError:  # a damaged file is rewritten whole
+        return None
+    return value if isinstance(value, str) else None
