@@ -53,6 +53,19 @@ def scrapy_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "scrapy", *args]
 
 
+def crawl_args(archive: Path, start_urls: list[str], *settings: str) -> list[str]:
+    """Arguments of ``scrapy crawl xinhua`` over ``start_urls`` into ``archive``."""
+    return [
+        "crawl",
+        "xinhua",
+        "-a",
+        "start_urls=" + ",".join(start_urls),
+        "-s",
+        f"ARCHIVE_DIR={archive}",
+        *settings,
+    ]
+
+
 def scrapy_env(proxy: ReplayProxy | None) -> dict[str, str]:
     """The environment of a crawl subprocess: no inherited proxies, ours if given."""
     env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}

@@ -28,7 +28,15 @@ from pathlib import Path
 
 import pytest
 from archive_checks import check_archive, posts, stats_of, summary_of, temporaries
-from conftest import PROJECT, read_post, require, run_scrapy, scrapy_env, without_monitor_reports
+from conftest import (
+    PROJECT,
+    crawl_args,
+    read_post,
+    require,
+    run_scrapy,
+    scrapy_env,
+    without_monitor_reports,
+)
 from faultserver import FaultProxy
 
 from benchmarks.sitegen import article, generate
@@ -126,18 +134,6 @@ from scrapy.cmdline import execute
 sys.argv = ["scrapy", *sys.argv[1:]]
 execute()
 """
-
-
-def crawl_args(archive: Path, start_urls: list[str], *settings: str) -> list[str]:
-    return [
-        "crawl",
-        "xinhua",
-        "-a",
-        "start_urls=" + ",".join(start_urls),
-        "-s",
-        f"ARCHIVE_DIR={archive}",
-        *settings,
-    ]
 
 
 def crawl(archive: Path, start_urls: list[str], proxy: FaultProxy, *settings: str):

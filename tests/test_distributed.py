@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import read_post, require, scrapy_command, scrapy_env
+from conftest import crawl_args, read_post, require, scrapy_command, scrapy_env
 
 from benchmarks.sitegen import generate
 from crawler.catalog import Catalog
@@ -40,12 +40,7 @@ def start_worker(
     archive: Path, start_urls: list[str], proxy, run: str, log: Path
 ) -> subprocess.Popen:
     command = scrapy_command(
-        "crawl",
-        "xinhua",
-        "-a",
-        "start_urls=" + ",".join(start_urls),
-        "-s",
-        f"ARCHIVE_DIR={archive}",
+        *crawl_args(archive, start_urls),
         "-s",
         f"REDIS_URL={REDIS_URL}",
         "-s",

@@ -24,6 +24,7 @@ import pytest
 from archive_checks import check_archive, describe, posts, stats_of, summary_of
 from conftest import (
     PROJECT,
+    crawl_args,
     read_post,
     run_scrapy,
     scrapy_command,
@@ -100,19 +101,9 @@ def crawl(
     logged traceback may come from (otherwise any traceback fails the test, as run_scrapy)."""
     archive, summary = tmp_path / "archive", tmp_path / "summary.json"
     summary.unlink(missing_ok=True)
-    args = [
-        "crawl",
-        "xinhua",
-        "-a",
-        "start_urls=" + ",".join(start_urls),
-        "-s",
-        f"ARCHIVE_DIR={archive}",
-        "-s",
-        f"RUN_SUMMARY_FILE={summary}",
-        *LOCAL,
-        *FAST,
-        *settings,
-    ]
+    args = crawl_args(
+        archive, start_urls, "-s", f"RUN_SUMMARY_FILE={summary}", *LOCAL, *FAST, *settings
+    )
     if lenient:
         result = subprocess.run(
             scrapy_command(*args),

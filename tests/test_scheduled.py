@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read_post, run_scrapy, scrapy_command, scrapy_env
+from conftest import crawl_args, read_post, run_scrapy, scrapy_command, scrapy_env
 
 from benchmarks.sitegen import article, generate
 from crawler.catalog import Catalog
@@ -21,16 +21,7 @@ LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 def crawl(archive: Path, start_urls: list[str], proxy, *settings: str, summary: Path | None = None):
     summary = summary or archive.parent / "summary.json"
     result = run_scrapy(
-        "crawl",
-        "xinhua",
-        "-a",
-        "start_urls=" + ",".join(start_urls),
-        "-s",
-        f"ARCHIVE_DIR={archive}",
-        "-s",
-        f"RUN_SUMMARY_FILE={summary}",
-        *LOCAL,
-        *settings,
+        *crawl_args(archive, start_urls, "-s", f"RUN_SUMMARY_FILE={summary}", *LOCAL, *settings),
         proxy=proxy,
     )
     data = json.loads(summary.read_text()) if summary.exists() else None
