@@ -16,23 +16,28 @@ Workers therefore share one archive folder on one machine, or on a shared file s
 with working POSIX locks.
 
 Requests a worker had in flight when it died are not lost: :class:`FrontierRecovery`
-records every article request the run schedules and every article it finishes
-(archived or dropped) in Redis; a worker that runs out of work puts back the articles
-scheduled but never finished (at most ``DISTRIBUTED_RETRIES`` times each), so the
-surviving workers, or one restarted later, complete the run.
+records in Redis every request the run schedules (articles and list pages) and every one it
+finishes (an article once archived or dropped, a list page once all its links are recorded);
+a worker that runs out of work puts back what was scheduled but never finished (at most
+``DISTRIBUTED_RETRIES`` times each), so the surviving workers, or one restarted later,
+complete the run.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
-from typing import Any
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Self
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
+from scrapy.http import Response
 from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
-from crawler.middlewares import ARTICLE_META
+from crawler.middlewares import ARTICLE_META, CONTINUATION_META
 
 
 class DistributedAddon:
@@ -53,7 +58,8 @@ class DistributedAddon:
             # At project priority: above crawler/settings.py's defaults (set earlier at the
             # same priority), below anything given with -s.
             settings.set(name, value, priority="project")
-        settings.set_in_component_priority_dict("EXTENSIONS", FrontierRecovery, 520)
+        # Next to the engine: it sees the requests that reach the scheduler, and only those.
+        settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", FrontierRecovery, 40)
         # scrapy-redis 0.9 still passes spider= to the stats collector; not ours to fix.
         warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")
 
@@ -68,19 +74,26 @@ def article_set_key(run: str) -> str:
     return f"{run}:archived"
 
 
-class FrontierRecovery:
-    """Puts back the articles of a distributed run that a dead worker took with it."""
+class FrontierRecovery(BaseSpiderMiddleware):
+    """Puts back the requests of a distributed run that a dead worker took with it.
+
+    A spider middleware placed next to the engine, so it records exactly the requests that
+    reach the scheduler. A list page counts as finished once its output is exhausted and
+    recorded with it in one transaction: a worker dying half-way through a page leaves the
+    page unfinished, to be fetched again, rather than its unrecorded links lost.
+    Continuation pages (``CONTINUATION_META``) belong to their article and are not recorded.
+    """
 
     def __init__(self, crawler: Crawler, redis: Any, run: str, retries: int):
-        self.crawler = crawler
+        super().__init__(crawler)
         self.redis = redis
-        self.scheduled_key = f"{run}:scheduled"  # hash: "<site>:<id>" -> URL
-        self.done_key = f"{run}:done"  # set: "<site>:<id>" archived or dropped
-        self.tries_key = f"{run}:put_back"  # hash: "<site>:<id>" -> times put back
+        self.scheduled_key = f"{run}:scheduled"  # hash: request key -> request essentials
+        self.done_key = f"{run}:done"  # set: request keys archived, dropped or parsed
+        self.tries_key = f"{run}:put_back"  # hash: request key -> times put back
         self.retries = retries
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> FrontierRecovery:
+    def from_crawler(cls, crawler: Crawler) -> Self:
         url = crawler.settings.get("REDIS_URL")
         if not url:
             raise NotConfigured("REDIS_URL is not set: one process, nothing to recover")
@@ -92,21 +105,54 @@ class FrontierRecovery:
             run_name(crawler),
             crawler.settings.getint("DISTRIBUTED_RETRIES"),
         )
-        crawler.signals.connect(recovery.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(recovery.article_finished, signal=signals.item_scraped)
         crawler.signals.connect(recovery.article_finished, signal=signals.item_dropped)
         crawler.signals.connect(recovery.spider_idle, signal=signals.spider_idle)
         return recovery
 
-    def request_scheduled(self, request: Request) -> None:
-        key = request.meta.get(ARTICLE_META)
-        if key:
-            self.redis.hsetnx(self.scheduled_key, ":".join(key), request.url)
+    def get_processed_request(self, request: Request, response: Response | None) -> Request:
+        if response is None:  # a start request: recorded at once, there is no page to wait for
+            self._record(self.redis, [request])
+        return request
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
+        requests: list[Request] = []
+        for output in result:
+            if isinstance(output, Request):
+                requests.append(output)
+            yield output
+        self._page_finished(response, requests)
+
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        requests: list[Request] = []
+        async for output in result:
+            if isinstance(output, Request):
+                requests.append(output)
+            yield output
+        self._page_finished(response, requests)
+
+    def _page_finished(self, response: Response, requests: list[Request]) -> None:
+        """Records the page's links and, unless it is an article's, the page as finished: in
+        one transaction, so that a page is never finished with its links unrecorded."""
+        transaction = self.redis.pipeline(transaction=True)
+        self._record(transaction, requests)
+        key = request_key(self.crawler, response.request) if response.request else None
+        if key and not key.startswith(ARTICLE_KEY):  # an article finishes in the pipelines
+            transaction.sadd(self.done_key, key)
+        transaction.execute()
+
+    def _record(self, redis: Any, requests: list[Request]) -> None:
+        for request in requests:
+            key = request_key(self.crawler, request)
+            if key:
+                redis.hsetnx(self.scheduled_key, key, json.dumps(_essentials(request)))
 
     def article_finished(self, item: Any) -> None:
         site, article_id = getattr(item, "site", None), getattr(item, "article_id", None)
         if site and article_id:
-            self.redis.sadd(self.done_key, f"{site}:{article_id}")
+            self.redis.sadd(self.done_key, f"{ARTICLE_KEY}{site}:{article_id}")
 
     def spider_idle(self, spider: Spider) -> None:
         """Out of work: put back what was scheduled but never finished, then go on."""
@@ -116,16 +162,53 @@ class FrontierRecovery:
         for key in sorted(missing):
             if self.redis.hincrby(self.tries_key, key, 1) > self.retries:
                 continue
-            site, article_id = key.split(":", 1)
-            profile = spider.profiles[site]  # type: ignore[attr-defined]
-            request = spider.article_request(  # type: ignore[attr-defined]
-                scheduled[key], profile, meta={ARTICLE_META: (site, article_id)}, dont_filter=True
-            )
             assert self.crawler.engine is not None
-            self.crawler.engine.crawl(request)
+            self.crawler.engine.crawl(_rebuilt(json.loads(scheduled[key]), spider))
             put_back += 1
         if put_back:
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("distributed/put_back", put_back)
-            spider.logger.info("Put back %d article(s) scheduled but not finished", put_back)
+            spider.logger.info("Put back %d request(s) scheduled but not finished", put_back)
             raise DontCloseSpider
+
+
+ARTICLE_KEY = "article:"  # an article, under any of its URLs: "article:<site>:<id>"
+PAGE_KEY = "page:"  # any other page, by request fingerprint: "page:<hex>"
+
+
+def request_key(crawler: Crawler, request: Request) -> str | None:
+    """What a request is recorded under; None for an article's continuation pages."""
+    if request.meta.get(CONTINUATION_META):
+        return None
+    article = request.meta.get(ARTICLE_META)
+    if article:
+        return ARTICLE_KEY + ":".join(article)
+    assert crawler.request_fingerprinter is not None
+    return PAGE_KEY + crawler.request_fingerprinter.fingerprint(request).hex()
+
+
+def _essentials(request: Request) -> dict[str, Any]:
+    """What it takes to make the request again, as JSON (the spider's callbacks by name)."""
+    return {
+        "url": request.url,
+        "callback": getattr(request.callback, "__name__", None),
+        "errback": getattr(request.errback, "__name__", None),
+        "cb_kwargs": request.cb_kwargs,
+        "meta": {ARTICLE_META: request.meta[ARTICLE_META]} if ARTICLE_META in request.meta else {},
+        "priority": request.priority,
+    }
+
+
+def _rebuilt(essentials: dict[str, Any], spider: Spider) -> Request:
+    def method(name: str | None) -> Any:
+        return getattr(spider, name) if name else None
+
+    return Request(
+        essentials["url"],
+        callback=method(essentials["callback"]),
+        errback=method(essentials["errback"]),
+        cb_kwargs=essentials["cb_kwargs"],
+        meta=essentials["meta"],
+        priority=essentials["priority"],
+        dont_filter=True,  # the shared seen-list has it: it was scheduled once already
+    )

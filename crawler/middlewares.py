@@ -15,6 +15,7 @@ from crawler.catalog import Catalog
 from crawler.dates import BEIJING
 
 ARTICLE_META = "archived_check"  # request.meta key: (site, article_id) of an article request
+CONTINUATION_META = "continues"  # request.meta key: the article URL a continuation page continues
 
 
 class SkipArchivedMiddleware(BaseSpiderMiddleware):

@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from crawler.encoding import page_text
 from crawler.items import PageSnapshot, RawPage
+from crawler.middlewares import CONTINUATION_META
 from crawler.profiles import GENERIC, SiteProfile, SiteProfiles
 
 
@@ -120,6 +121,7 @@ class ArticleSpider(Spider):
             callback=self.parse_continuation,
             errback=self.continuation_failed,
             cb_kwargs={"page": page, "remaining": remaining[1:]},
+            meta={CONTINUATION_META: page.url},
             dont_filter=True,  # a continuation page belongs to this article alone
             priority=2,
         )

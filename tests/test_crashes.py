@@ -312,7 +312,9 @@ def test_kill_while_writing_an_image_leaves_no_broken_image(tmp_path, site):
         p for p in (archive / "assets").rglob("*") if p.is_file() and p.read_bytes() not in served
     ]
     assert half, "the kill did not land inside an image write"
-    check_archive(archive, temporaries_ok=True)
+    # Posts are written meanwhile by the archive's writer thread: the kill may also land
+    # between one post and its catalog row (the one orphan any kill may leave, repaired below).
+    check_archive(archive, max_orphans=1, temporaries_ok=True)
 
     result, _ = crawl(archive, start_urls, proxy, "-s", "ARCHIVE_IMAGES=True")
     assert result.returncode == 0, result.stderr

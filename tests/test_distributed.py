@@ -2,6 +2,7 @@
 
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -36,10 +37,40 @@ def run_name():
         client.delete(key)
 
 
+# A worker that dies half-way through a list page: after its first 50 links reached the
+# frontier, the rest never do (the instant a kill can land while a column page is parsed).
+DIES_INSIDE_A_LIST_PAGE = r"""
+import functools, os, signal, sys
+from scrapy.cmdline import execute
+from spiders.site import SiteSpider
+
+parse_list, pages = SiteSpider.parse_list, [0]
+
+@functools.wraps(parse_list)
+def parse_list_then_die(self, response, depth):
+    pages[0] += 1
+    page = pages[0]  # pages are parsed interleaved: this one's number, not the latest
+    for count, output in enumerate(parse_list(self, response, depth)):
+        if page == int(os.environ["DIE_ON_LIST_PAGE"]) and count == 50:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield output
+
+SiteSpider.parse_list = parse_list_then_die
+sys.argv = ["scrapy", *sys.argv[1:]]
+execute()
+"""
+
+
 def start_worker(
-    archive: Path, start_urls: list[str], proxy, run: str, log: Path
+    archive: Path,
+    start_urls: list[str],
+    proxy,
+    run: str,
+    log: Path,
+    *,
+    die_on_list_page: int | None = None,
 ) -> subprocess.Popen:
-    command = scrapy_command(
+    arguments = (
         *crawl_args(archive, start_urls),
         "-s",
         f"REDIS_URL={REDIS_URL}",
@@ -52,9 +83,11 @@ def start_worker(
         "-s",
         "CONCURRENT_REQUESTS_PER_DOMAIN=8",
     )
-    return subprocess.Popen(
-        command, env=scrapy_env(proxy), stdout=subprocess.DEVNULL, stderr=log.open("w")
-    )
+    command, env = scrapy_command(*arguments), scrapy_env(proxy)
+    if die_on_list_page is not None:
+        command = [sys.executable, "-c", DIES_INSIDE_A_LIST_PAGE, *arguments]
+        env["DIE_ON_LIST_PAGE"] = str(die_on_list_page)
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
 
 
 def check_archive(archive: Path, expected: int) -> None:
@@ -100,3 +133,15 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, replay, run_name):
     for worker in workers[1:]:
         assert worker.wait(timeout=600) == 0
     check_archive(archive, 600)
+
+
+def test_a_worker_killed_inside_a_list_page_loses_none_of_its_links(tmp_path, replay, run_name):
+    urls = generate(tmp_path / "site", 600)  # six column pages of 100 links each
+    proxy = replay(tmp_path / "site")
+    archive = tmp_path / "archive"
+    dying = start_worker(archive, urls, proxy, run_name, tmp_path / "w0.log", die_on_list_page=2)
+    assert dying.wait(timeout=600) == -signal.SIGKILL
+    survivor = start_worker(archive, urls, proxy, run_name, tmp_path / "w1.log")
+    assert survivor.wait(timeout=600) == 0, (tmp_path / "w1.log").read_text()[-3000:]
+    check_archive(archive, 600)
+    assert "Put back" in (tmp_path / "w1.log").read_text()
