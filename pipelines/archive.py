@@ -63,6 +63,7 @@ class ArchivePipeline:
         to_stdout: bool = False,
         use_catalog: bool = True,
         jekyll_site: bool = True,
+        shared: bool = False,
     ):
         self.archive_dir = archive_dir
         self.stats = stats
@@ -72,6 +73,7 @@ class ArchivePipeline:
         self.use_catalog = use_catalog and not to_stdout
         self.catalog: Catalog | None = None
         self.scaffold = SiteScaffold(archive_dir) if jekyll_site and not to_stdout else None
+        self.shared = shared  # other workers write to the archive at the same time
         self.changed = 0
         self.unwritable = False
         self.crawler: Crawler | None = None
@@ -89,6 +91,7 @@ class ArchivePipeline:
             to_stdout=settings.getbool("ARCHIVE_TO_STDOUT"),
             use_catalog=settings.getbool("ARCHIVE_CATALOG"),
             jekyll_site=settings.getbool("ARCHIVE_JEKYLL_SITE"),
+            shared=settings.getbool("ARCHIVE_LOCK_SHARED"),
         )
         pipeline.crawler = crawler
         return pipeline
@@ -113,10 +116,13 @@ class ArchivePipeline:
         self.archive_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(probe, b"\0" * 4096)
         probe.unlink()
-        for path in remove_stale_temporaries(self.archive_dir):
-            logger.warning("Removed %s, left by a writer that was killed", path)
+        self._remove_stale_temporaries()
         if self.use_catalog:
             self.catalog = Catalog(self.archive_dir)
+
+    def _remove_stale_temporaries(self) -> None:
+        for path in remove_stale_temporaries(self.archive_dir):
+            logger.warning("Removed %s, left by a writer that was killed", path)
 
     def close_spider(self) -> None:
         if self.to_stdout:
@@ -131,6 +137,8 @@ class ArchivePipeline:
             self._writer.stop()
 
     def _close_archive(self) -> None:
+        if self.shared:  # a fellow worker killed since this one opened left its temporary
+            self._remove_stale_temporaries()
         if self.catalog is None:
             return
         if self.changed or not (self.archive_dir / CATALOG_DIR / JSONL_EXPORT).exists():

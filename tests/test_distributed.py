@@ -141,7 +141,13 @@ def test_a_worker_killed_inside_a_list_page_loses_none_of_its_links(tmp_path, re
     archive = tmp_path / "archive"
     dying = start_worker(archive, urls, proxy, run_name, tmp_path / "w0.log", die_on_list_page=2)
     assert dying.wait(timeout=600) == -signal.SIGKILL
+    before = len(list((archive / "_posts").rglob("*.md")))
     survivor = start_worker(archive, urls, proxy, run_name, tmp_path / "w1.log")
+    # A temporary of a worker killed while the survivor runs (after it opened the archive).
+    while len(list((archive / "_posts").rglob("*.md"))) == before and survivor.poll() is None:
+        time.sleep(0.01)
+    day = next((archive / "_posts").rglob("*.md")).parent
+    (day / f".2025-03-01-x.md.{dying.pid}.0123abcd.tmp").write_text("---\ntitle: half")
     assert survivor.wait(timeout=600) == 0, (tmp_path / "w1.log").read_text()[-3000:]
-    check_archive(archive, 600)
+    check_archive(archive, 600)  # ... is gone: the last worker out sweeps
     assert "Put back" in (tmp_path / "w1.log").read_text()
