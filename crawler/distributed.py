@@ -16,16 +16,20 @@ Workers therefore share one archive folder on one machine, or on a shared file s
 with working POSIX locks.
 
 Requests a worker had in flight when it died are not lost: :class:`FrontierRecovery`
-records in Redis every request the run schedules (articles and list pages) and every one it
-finishes (an article once archived or dropped, a list page once all its links are recorded);
-a worker that runs out of work puts back what was scheduled but never finished (at most
-``DISTRIBUTED_RETRIES`` times each), so the surviving workers, or one restarted later,
-complete the run.
+records in Redis every request the run schedules (articles and list pages), the worker that
+took each, and every one the run finishes (an article once archived or dropped, a list page
+once all its links are recorded). Every worker keeps a heartbeat key alive; a worker that
+runs out of work puts back what was scheduled but never finished and is not held by a live
+worker (at most ``DISTRIBUTED_RETRIES`` times each), so the surviving workers, or one
+restarted later, complete the run.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Self
@@ -36,6 +40,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationW
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+from twisted.internet.task import LoopingCall
 
 from crawler.middlewares import ARTICLE_META, CONTINUATION_META
 
@@ -84,13 +89,20 @@ class FrontierRecovery(BaseSpiderMiddleware):
     Continuation pages (``CONTINUATION_META``) belong to their article and are not recorded.
     """
 
-    def __init__(self, crawler: Crawler, redis: Any, run: str, retries: int):
+    def __init__(
+        self, crawler: Crawler, redis: Any, run: str, *, retries: int, worker_timeout: float
+    ):
         super().__init__(crawler)
         self.redis = redis
+        self.run = run
         self.scheduled_key = f"{run}:scheduled"  # hash: request key -> request essentials
+        self.holders_key = f"{run}:holders"  # hash: request key -> worker that took it last
         self.done_key = f"{run}:done"  # set: request keys archived, dropped or parsed
         self.tries_key = f"{run}:put_back"  # hash: request key -> times put back
         self.retries = retries
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_timeout = worker_timeout
+        self.heartbeat = LoopingCall(self._beat)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -103,12 +115,36 @@ class FrontierRecovery(BaseSpiderMiddleware):
             crawler,
             redis.Redis.from_url(url, decode_responses=True),
             run_name(crawler),
-            crawler.settings.getint("DISTRIBUTED_RETRIES"),
+            retries=crawler.settings.getint("DISTRIBUTED_RETRIES"),
+            worker_timeout=crawler.settings.getfloat("DISTRIBUTED_WORKER_TIMEOUT"),
         )
+        crawler.signals.connect(recovery.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(recovery.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(recovery.request_taken, signal=signals.request_reached_downloader)
         crawler.signals.connect(recovery.article_finished, signal=signals.item_scraped)
         crawler.signals.connect(recovery.article_finished, signal=signals.item_dropped)
         crawler.signals.connect(recovery.spider_idle, signal=signals.spider_idle)
         return recovery
+
+    def spider_opened(self) -> None:
+        self.heartbeat.start(self.worker_timeout / 4)
+
+    def spider_closed(self) -> None:
+        if self.heartbeat.running:
+            self.heartbeat.stop()
+        self.redis.delete(self._alive_key(self.worker))
+
+    def _beat(self) -> None:
+        """This worker is alive: what it holds is not to be put back by the others."""
+        self.redis.set(self._alive_key(self.worker), 1, px=int(self.worker_timeout * 1000))
+
+    def _alive_key(self, worker: str) -> str:
+        return f"{self.run}:worker:{worker}"
+
+    def request_taken(self, request: Request) -> None:
+        key = request_key(self.crawler, request)
+        if key:
+            self.redis.hset(self.holders_key, key, self.worker)
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request:
         if response is None:  # a start request: recorded at once, there is no page to wait for
@@ -155,21 +191,32 @@ class FrontierRecovery(BaseSpiderMiddleware):
             self.redis.sadd(self.done_key, f"{ARTICLE_KEY}{site}:{article_id}")
 
     def spider_idle(self, spider: Spider) -> None:
-        """Out of work: put back what was scheduled but never finished, then go on."""
+        """Out of work: put back what was scheduled, never finished and is held by no live
+        worker, then go on; wait while live workers hold unfinished requests."""
         scheduled = self.redis.hgetall(self.scheduled_key)
         missing = set(scheduled) - self.redis.smembers(self.done_key)
+        holders = self.redis.hgetall(self.holders_key)
+        peers = {holders[key] for key in missing if holders.get(key, self.worker) != self.worker}
+        live = {peer for peer in sorted(peers) if self.redis.exists(self._alive_key(peer))}
         put_back = 0
         for key in sorted(missing):
+            if holders.get(key) in live:
+                continue  # in progress elsewhere
             if self.redis.hincrby(self.tries_key, key, 1) > self.retries:
                 continue
             assert self.crawler.engine is not None
             self.crawler.engine.crawl(_rebuilt(json.loads(scheduled[key]), spider))
             put_back += 1
+        assert self.crawler.stats is not None
         if put_back:
-            assert self.crawler.stats is not None
             self.crawler.stats.inc_value("distributed/put_back", put_back)
             spider.logger.info("Put back %d request(s) scheduled but not finished", put_back)
+        if put_back or live:
             raise DontCloseSpider
+        # Closing: what the whole run archived, for the monitors (a worker whose peers took
+        # all the work has done nothing wrong).
+        archived = self.redis.scard(article_set_key(self.run))
+        self.crawler.stats.set_value("distributed/run_archived", archived)
 
 
 ARTICLE_KEY = "article:"  # an article, under any of its URLs: "article:<site>:<id>"

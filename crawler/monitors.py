@@ -3,7 +3,8 @@
 Scheduled crawls fail quietly: a site changes its layout and the pages still download.
 These checks run when the spider closes, on the run's stats, and fail the run when:
 
-- it archived nothing and skipped nothing (``MONITOR_MIN_ARTICLES``, default 1);
+- it archived nothing and skipped nothing (``MONITOR_MIN_ARTICLES``, default 1); a worker
+  of a distributed run counts what all the run's workers archived;
 - too many requests ended in errors (``MONITOR_MAX_ERROR_RATE``, default 0.2 of pages);
 - a required field (title, date, body) was found in too few articles of a site
   (``MONITOR_MIN_FIELD_FOUND``, default 0.8), or the site's own rules served too few of
@@ -40,6 +41,7 @@ class RunMonitor(Monitor):
         stats = _stats(self)
         done = sum(stats.get(f"archive/{key}", 0) for key in ("new", "updated", "unchanged"))
         done += stats.get("incremental/skipped_archived", 0)
+        done = max(done, stats.get("distributed/run_archived", 0))  # the workers' run as a whole
         minimum = self.data.crawler.settings.getint("MONITOR_MIN_ARTICLES")
         self.assertGreaterEqual(done, minimum, msg=f"{done} articles, expected at least {minimum}")
 

@@ -111,4 +111,5 @@ ARCHIVE_LOCK_SHARED = False  # set by distributed mode: the workers of a crawl s
 ADDONS = {"crawler.distributed.DistributedAddon": 0}
 REDIS_URL = None
 DISTRIBUTED_RUN = None  # names the shared queue and seen-list (default: the spider's name)
-DISTRIBUTED_RETRIES = 2  # times an article a dead worker took is put back in the queue
+DISTRIBUTED_RETRIES = 2  # times a request a dead worker took is put back in the queue
+DISTRIBUTED_WORKER_TIMEOUT = 20.0  # seconds without a heartbeat after which a worker is dead

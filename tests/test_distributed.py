@@ -82,6 +82,8 @@ def start_worker(
         "DOWNLOAD_DELAY=0",
         "-s",
         "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+        "-s",
+        "DISTRIBUTED_WORKER_TIMEOUT=4",  # a killed worker's requests are put back after 4 s
     )
     command, env = scrapy_command(*arguments), scrapy_env(proxy)
     if die_on_list_page is not None:
@@ -151,3 +153,8 @@ def test_a_worker_killed_inside_a_list_page_loses_none_of_its_links(tmp_path, re
     assert survivor.wait(timeout=600) == 0, (tmp_path / "w1.log").read_text()[-3000:]
     check_archive(archive, 600)  # ... is gone: the last worker out sweeps
     assert "Put back" in (tmp_path / "w1.log").read_text()
+
+    # A worker joining the finished run finds nothing to do: not a failure of the run.
+    late = start_worker(archive, urls, proxy, run_name, tmp_path / "w2.log")
+    assert late.wait(timeout=600) == 0, (tmp_path / "w2.log").read_text()[-3000:]
+    assert "Run ok: 0 new" in (tmp_path / "w2.log").read_text()
