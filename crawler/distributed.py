@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterable
@@ -103,6 +104,7 @@ class FrontierRecovery(BaseSpiderMiddleware):
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.worker_timeout = worker_timeout
         self.heartbeat = LoopingCall(self._beat)
+        self._unheld_since: dict[str, float] = {}  # unfinished requests no worker holds
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -191,17 +193,12 @@ class FrontierRecovery(BaseSpiderMiddleware):
             self.redis.sadd(self.done_key, f"{ARTICLE_KEY}{site}:{article_id}")
 
     def spider_idle(self, spider: Spider) -> None:
-        """Out of work: put back what was scheduled, never finished and is held by no live
-        worker, then go on; wait while live workers hold unfinished requests."""
+        """Out of work: put back the unfinished requests that are lost, then go on; wait
+        while others may still be in progress elsewhere."""
         scheduled = self.redis.hgetall(self.scheduled_key)
-        missing = set(scheduled) - self.redis.smembers(self.done_key)
-        holders = self.redis.hgetall(self.holders_key)
-        peers = {holders[key] for key in missing if holders.get(key, self.worker) != self.worker}
-        live = {peer for peer in sorted(peers) if self.redis.exists(self._alive_key(peer))}
+        lost, pending = self._lost(set(scheduled) - self.redis.smembers(self.done_key))
         put_back = 0
-        for key in sorted(missing):
-            if holders.get(key) in live:
-                continue  # in progress elsewhere
+        for key in lost:
             if self.redis.hincrby(self.tries_key, key, 1) > self.retries:
                 continue
             assert self.crawler.engine is not None
@@ -211,12 +208,42 @@ class FrontierRecovery(BaseSpiderMiddleware):
         if put_back:
             self.crawler.stats.inc_value("distributed/put_back", put_back)
             spider.logger.info("Put back %d request(s) scheduled but not finished", put_back)
-        if put_back or live:
+        if put_back or pending:
             raise DontCloseSpider
         # Closing: what the whole run archived, for the monitors (a worker whose peers took
         # all the work has done nothing wrong).
         archived = self.redis.scard(article_set_key(self.run))
         self.crawler.stats.set_value("distributed/run_archived", archived)
+
+    def _lost(self, unfinished: set[str]) -> tuple[list[str], bool]:
+        """The unfinished requests that are lost: held by this idle worker, by a dead one,
+        or by none for ``DISTRIBUTED_WORKER_TIMEOUT`` (between taking a request and saying
+        so, a worker may wait on robots.txt); and whether any others may be in progress."""
+        holders = self.redis.hgetall(self.holders_key)
+        tries = self.redis.hgetall(self.tries_key)
+        alive = {self.worker: False}  # idle: whatever it took is no longer in progress
+        unheld: dict[str, float] = {}
+        lost: list[str] = []
+        now, pending = time.monotonic(), False
+        for key in sorted(unfinished):
+            if int(tries.get(key, 0)) >= self.retries:
+                continue  # given up on
+            holder = holders.get(key)
+            if holder is None:
+                unheld[key] = self._unheld_since.get(key, now)
+                if now - unheld[key] < self.worker_timeout:
+                    pending = True
+                    continue
+                del unheld[key]  # put back: its clock starts again if it stays unheld
+            else:
+                if holder not in alive:
+                    alive[holder] = bool(self.redis.exists(self._alive_key(holder)))
+                if alive[holder]:
+                    pending = True
+                    continue
+            lost.append(key)
+        self._unheld_since = unheld
+        return lost, pending
 
 
 ARTICLE_KEY = "article:"  # an article, under any of its URLs: "article:<site>:<id>"
