@@ -7,10 +7,15 @@ a third of its CPU at 20,000 pages. At engine start this extension moves everyth
 allocated so far into the permanent generation (``gc.freeze``) and raises the
 thresholds (``GC_THRESHOLDS``), so collections stay frequent for young objects and
 rare for old ones. Reference cycles are still collected.
+
+The process's exit is sped up the same way: the interpreter's final collections would
+traverse the whole heap (about 0.1 s, an eighth of an incremental run's wall time) to
+free memory the operating system reclaims anyway, so the heap is frozen at exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 
 from scrapy import signals
@@ -42,3 +47,5 @@ class GcTuning:
     def engine_stopped(self) -> None:
         gc.set_threshold(*self.previous)
         gc.unfreeze()
+        atexit.unregister(gc.freeze)  # once per process, however many crawls it runs
+        atexit.register(gc.freeze)
