@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomically(
     path: Path, data: bytes, *, fsync: bool = True, make_parents: bool = True
 ) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
+    with replaced_atomically(path, fsync=fsync, make_parents=make_parents) as file:
+        file.write(data)
 
-    The temporary name starts with a dot so that Jekyll and globbing readers skip it;
-    it is removed if anything fails before the rename.
+
+@contextmanager
+def replaced_atomically(
+    path: Path, *, fsync: bool = True, make_parents: bool = True
+) -> Iterator[BinaryIO]:
+    """A binary file to write ``path``'s new content into, streamed; renamed over ``path``
+    when the block ends, removed if it raises.
+
+    The temporary name starts with a dot so that Jekyll and globbing readers skip it.
     """
     if make_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -21,7 +33,7 @@ def write_atomically(
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
+            yield file
             if fsync:
                 file.flush()
                 os.fsync(file.fileno())

@@ -12,6 +12,7 @@ writes, and lets several crawler processes share one archive.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+
+from crawler.atomic import replaced_atomically
 
 CATALOG_DIR = "_catalog"
 DATABASE = "catalog.sqlite"
@@ -64,6 +67,9 @@ class CatalogEntry:
     first_archived: str = ""
     last_changed: str = ""
     complete: bool = True  # False: archived without continuation pages that failed
+
+
+_ENTRY_ORDER = "a.published, a.site, a.article_id"  # the catalog's order, and its export's
 
 
 def content_hash(data: bytes) -> str:
@@ -152,29 +158,44 @@ class Catalog:
         return [(row[0], row[1]) for row in rows]
 
     def entries(self) -> Iterator[CatalogEntry]:
-        for row in self.connection.execute(
-            "SELECT * FROM articles ORDER BY published, site, article_id"
-        ):
+        for row in self.connection.execute(f"SELECT * FROM articles a ORDER BY {_ENTRY_ORDER}"):
             yield CatalogEntry(**dict(row))
 
     def count(self) -> int:
         return int(self.connection.execute("SELECT count(*) FROM articles").fetchone()[0])
 
     def export_jsonl(self, out: IO[str]) -> int:
-        """Write one JSON object per article (with its revision history); returns the count."""
-        history: dict[tuple[str, str], list[dict[str, str]]] = {}
-        for row in self.connection.execute(
-            "SELECT site, article_id, content_hash, archived_at FROM revisions ORDER BY rowid"
-        ):
-            history.setdefault((row[0], row[1]), []).append(
-                {"content_hash": row[2], "archived_at": row[3]}
-            )
+        """Write one JSON object per article (with its revision history); returns the count.
+
+        Streams: articles and their revisions are read in the same order, side by side,
+        so memory stays flat however large the archive."""
+        revisions = self.connection.execute(
+            "SELECT r.site, r.article_id, r.content_hash, r.archived_at FROM revisions r "
+            f"JOIN articles a USING (site, article_id) ORDER BY {_ENTRY_ORDER}, r.rowid"
+        )
+        revision = revisions.fetchone()
         count = 0
         for entry in self.entries():
+            history = []
+            while revision is not None and (revision[0], revision[1]) == (
+                entry.site,
+                entry.article_id,
+            ):
+                history.append({"content_hash": revision[2], "archived_at": revision[3]})
+                revision = revisions.fetchone()
             record: dict[str, Any] = asdict(entry)
-            record["revisions"] = history.get((entry.site, entry.article_id), [])
+            record["revisions"] = history
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
+        return count
+
+    def export_jsonl_file(self, path: Path) -> int:
+        """:meth:`export_jsonl` into ``path``, replaced atomically; returns the count."""
+        with replaced_atomically(path) as file:
+            text = io.TextIOWrapper(file, encoding="utf-8", newline="\n")
+            count = self.export_jsonl(text)
+            text.flush()
+            text.detach()  # the file is the context manager's to close
         return count
 
     def clear(self) -> None:

@@ -142,11 +142,7 @@ class ArchivePipeline:
         if self.catalog is None:
             return
         if self.changed or not (self.archive_dir / CATALOG_DIR / JSONL_EXPORT).exists():
-            export = io.StringIO()
-            self.catalog.export_jsonl(export)
-            write_atomically(
-                self.archive_dir / CATALOG_DIR / JSONL_EXPORT, export.getvalue().encode("utf-8")
-            )
+            self.catalog.export_jsonl_file(self.archive_dir / CATALOG_DIR / JSONL_EXPORT)
         self.catalog.close()
 
     async def process_item(self, item: Any) -> Any:

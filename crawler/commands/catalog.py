@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.atomic import write_atomically
 from crawler.catalog import Catalog
 
 
@@ -31,12 +29,10 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         catalog = Catalog(Path(self.settings["ARCHIVE_DIR"]))
         try:
-            buffer = io.StringIO()
-            count = catalog.export_jsonl(buffer)
+            if opts.output:
+                count = catalog.export_jsonl_file(Path(opts.output))
+                print(f"{count} articles written to {opts.output}", file=sys.stderr)
+            else:
+                catalog.export_jsonl(sys.stdout)
         finally:
             catalog.close()
-        if opts.output:
-            write_atomically(Path(opts.output), buffer.getvalue().encode("utf-8"))
-            print(f"{count} articles written to {opts.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(buffer.getvalue())

@@ -1,0 +1,54 @@
+"""The catalog's JSON Lines export: every article once, with its revisions in order."""
+
+import json
+from datetime import datetime, timedelta
+
+from crawler.catalog import JSONL_EXPORT, Catalog, CatalogEntry
+from crawler.dates import BEIJING
+
+
+def entry(article_id: str, published: str, content_hash: str, site: str = "xinhua"):
+    return CatalogEntry(
+        site=site,
+        article_id=article_id,
+        url=f"http://www.news.cn/{article_id}/c.html",
+        title=f"标题 {article_id}",
+        published=published,
+        source="新华网",
+        category="xinhuawang",
+        path=f"_posts/{article_id}.md",
+        content_hash=content_hash,
+    )
+
+
+def test_export_streams_articles_in_order_with_their_revisions(tmp_path):
+    catalog = Catalog(tmp_path)
+    start = datetime(2026, 11, 1, 8, 0, tzinfo=BEIJING)
+    same_time = "2026-10-01T10:00:00+08:00"
+    try:
+        catalog.record(entry("b", same_time, "h1"), start)
+        catalog.record(entry("a", same_time, "h1", site="people"), start)
+        catalog.record(entry("c", "2026-09-30T09:00:00+08:00", "h1"), start)
+        for day, content_hash in ((1, "h2"), (2, "h2"), (3, "h3")):  # two edits, one refetch
+            catalog.record(entry("b", same_time, content_hash), start + timedelta(days=day))
+        count = catalog.export_jsonl_file(tmp_path / JSONL_EXPORT)
+    finally:
+        catalog.close()
+
+    lines = (tmp_path / JSONL_EXPORT).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert count == 3
+    assert [(r["site"], r["article_id"]) for r in records] == [
+        ("xinhua", "c"),  # oldest first; then by site and ID
+        ("people", "a"),
+        ("xinhua", "b"),
+    ]
+    assert [rev["content_hash"] for rev in records[2]["revisions"]] == ["h1", "h2", "h3"]
+    assert [rev["archived_at"][:10] for rev in records[2]["revisions"]] == [
+        "2026-11-01",
+        "2026-11-02",
+        "2026-11-04",
+    ]
+    assert [len(r["revisions"]) for r in records[:2]] == [1, 1]
+    assert records[2]["title"] == "标题 b" and records[2]["content_hash"] == "h3"
+    assert not list(tmp_path.glob(".*.tmp"))
