@@ -3,8 +3,6 @@
 Override any of them per run with ``-s NAME=VALUE`` or in a Scrapyd schedule call.
 """
 
-from scrapy.settings import default_settings
-
 from crawler import __version__
 
 BOT_NAME = "xinhua-archiver"
@@ -36,14 +34,7 @@ COOKIES_ENABLED = False
 # No remote consoles on unattended crawlers: both execute code sent to them.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
-# Scrapy imports every extension it lists, enabled or not, and the remote control's import
-# (aiohttp) is 80 ms of every run's start-up: a tenth of an incremental run. Scrapy's list
-# without it; to use it after all, add it to EXTENSIONS.
-EXTENSIONS_BASE = {
-    path: order
-    for path, order in default_settings.EXTENSIONS_BASE.items()
-    if path != "scrapy.extensions.remote_control.RemoteControl"
-}
+# Switched-off components are left out of Scrapy's lists, not even imported (crawler/startup.py).
 FEED_EXPORT_ENCODING = "utf-8"
 
 # --- Pages → articles → files, one stage per pipeline module.
@@ -118,7 +109,7 @@ ARCHIVE_LOCK_SHARED = False  # set by distributed mode: the workers of a crawl s
 
 # --- Distributed crawls (crawler/distributed.py, docs/distributed.md): set REDIS_URL and start
 # as many workers as you like; they share scrapy-redis's frontier and one archive.
-ADDONS = {"crawler.distributed.DistributedAddon": 0}
+ADDONS = {"crawler.distributed.DistributedAddon": 0, "crawler.startup.LeanStartupAddon": 0}
 REDIS_URL = None
 DISTRIBUTED_RUN = None  # names the shared queue and seen-list (default: the spider's name)
 DISTRIBUTED_RETRIES = 2  # times a request a dead worker took is put back in the queue
