@@ -25,6 +25,10 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
     within ``INCREMENTAL_REVISIT_DAYS`` are fetched again so corrections are caught.
     Only requests that a discovery spider marks (``meta["archived_check"]``) are
     considered: a one-off ``scrapy scrape`` always fetches what it is given.
+
+    Further links to an article this run has fetched (a later list page, another URL of
+    it) are dropped once it is archived, whatever its age, and counted apart
+    (``incremental/archived_this_run``): they are not articles the archive held before.
     """
 
     def __init__(self, crawler: Crawler, archive_dir: Path, window: timedelta):
@@ -33,6 +37,7 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
         self.window = window
         self._catalog: Catalog | None = None
         self._skipped: set[tuple[str, str]] = set()
+        self._fetched: set[tuple[str, str]] = set()  # let through by this run
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -49,13 +54,20 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
             return request
         key = tuple(key)
         published = self.catalog.published(*key)
+        if published is not None and key in self._fetched:
+            self._count(key, "incremental/archived_this_run")
+            return None
         if published is None or published >= datetime.now(BEIJING) - self.window:
+            self._fetched.add(key)
             return request
+        self._count(key, "incremental/skipped_archived")
+        return None
+
+    def _count(self, key: tuple[str, str], stat: str) -> None:
         if key not in self._skipped:  # count articles, not the links to them
             self._skipped.add(key)
             assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("incremental/skipped_archived")
-        return None
+            self.crawler.stats.inc_value(stat)
 
     @property
     def catalog(self) -> Catalog:
