@@ -88,6 +88,10 @@ class FrontierRecovery(BaseSpiderMiddleware):
     recorded with it in one transaction: a worker dying half-way through a page leaves the
     page unfinished, to be fetched again, rather than its unrecorded links lost.
     Continuation pages (``CONTINUATION_META``) belong to their article and are not recorded.
+
+    Each worker records the requests it takes and keeps a heartbeat key alive; an idle
+    worker puts back only the unfinished requests whose holder is gone (or that nobody has
+    held for ``DISTRIBUTED_WORKER_TIMEOUT``), and waits while live peers hold some.
     """
 
     def __init__(
