@@ -16,14 +16,20 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 
-class ReplayProxy:
-    """Serves ``root`` on 127.0.0.1 from :meth:`start` until :meth:`stop`."""
+class LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # A crawl with no download delay opens many connections at once; the default listen
+    # backlog (5) drops them, and every refused connection costs the crawler a retry.
+    request_queue_size = 128
 
-    def __init__(self, root: Path, port: int = 0):
-        self.root = root.resolve()
-        self.port = port
-        self.requests: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
+
+class LoopbackProxy:
+    """The lifecycle of a proxy-style HTTP server on 127.0.0.1: :meth:`serve` a request
+    handler class, read :attr:`url`, :meth:`stop`. Subclasses decide the answers."""
+
+    root: Path | None
+    port: int
+    _server: LoopbackServer | None
 
     @property
     def url(self) -> str:
@@ -33,8 +39,28 @@ class ReplayProxy:
 
     def file_for(self, url: str) -> Path | None:
         """The file answering ``url``, or None (never a path outside ``root``)."""
-        path = site_path(self.root, url)
+        path = site_path(self.root, url) if self.root is not None else None
         return path if path is not None and path.is_file() else None
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = LoopbackServer(("127.0.0.1", self.port), handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class ReplayProxy(LoopbackProxy):
+    """Serves ``root`` on 127.0.0.1 from :meth:`start` until :meth:`stop`."""
+
+    def __init__(self, root: Path, port: int = 0):
+        self.root = root.resolve()
+        self.port = port
+        self.requests: list[str] = []
+        self._server = None
 
     def start(self) -> ReplayProxy:
         proxy = self
@@ -59,18 +85,8 @@ class ReplayProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # the crawler logs its own requests
 
-        # The default listen backlog (5) overflows under a crawl with no download delay, and
-        # every refused connection costs the crawler a retry.
-        server_class = type("ReplayServer", (ThreadingHTTPServer,), {"request_queue_size": 128})
-        self._server = server_class(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
 
 def _content_type(path: Path) -> str:

@@ -33,11 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.replay import site_path
+from crawler.replay import LoopbackProxy
 
 MAX_HOLD = 30.0  # no fault keeps a connection longer than this, whatever it is told
 MAX_BODY = 512 * 1024 * 1024  # nor streams more than this
@@ -382,16 +382,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # A crawler opens many connections at once (HTTP/1.0: one per request); the default
-    # backlog of 5 drops SYNs, and a retransmitted SYN costs a second, more than the small
-    # DOWNLOAD_TIMEOUT of the tests.
-    request_queue_size = 128
-
-
 @dataclass
-class FaultProxy:
+class FaultProxy(LoopbackProxy):
     """Serves ``root`` with ``faults`` on 127.0.0.1 from :meth:`start` until :meth:`stop`."""
 
     root: Path | None = None
@@ -404,13 +396,7 @@ class FaultProxy:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the proxy first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._server = None
 
     def count(self, url: str) -> int:
         """How many times ``url`` was requested (retries and redirects to it included)."""
@@ -436,23 +422,13 @@ class FaultProxy:
         prefixes = [key for key in self.faults if key.endswith("*") and url.startswith(key[:-1])]
         return self.faults[max(prefixes, key=len)] if prefixes else None
 
-    def file_for(self, url: str) -> Path | None:
-        """The file answering ``url``, or None (never a path outside ``root``)."""
-        path = site_path(self.root, url) if self.root is not None else None
-        return path if path is not None and path.is_file() else None
-
     def start(self) -> FaultProxy:
-        handler = type("Handler", (_Handler,), {"proxy": self})
-        self._server = _Server(("127.0.0.1", self.port), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.serve(type("Handler", (_Handler,), {"proxy": self}))
         return self
 
     def stop(self) -> None:
         self._stopping.set()  # ends every hold at once
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
 
 
 def gunzip_size(payload: bytes) -> int:
