@@ -375,21 +375,11 @@ def unwritable_run(archive: Path, start_urls: list[str], proxy: FaultProxy, tmp_
     is about that), so it runs without run_scrapy's traceback check."""
     summary = tmp_path / "summary.json"
     summary.unlink(missing_ok=True)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            *crawl_args(archive, start_urls, "-s", f"RUN_SUMMARY_FILE={summary}", *LOCAL),
-        ],
-        cwd=PROJECT,
-        env=scrapy_env(proxy),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_scrapy(
+        *crawl_args(archive, start_urls, "-s", f"RUN_SUMMARY_FILE={summary}", *LOCAL),
+        proxy=proxy,
+        tracebacks_ok=True,
     )
-    assert "DeprecationWarning" not in result.stderr
     return result, summary_of(summary)
 
 

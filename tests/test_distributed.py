@@ -105,13 +105,17 @@ def check_archive(archive: Path, expected: int) -> None:
         catalog.close()
 
 
-def test_three_workers_share_one_frontier(tmp_path, replay, run_name):
-    urls = generate(tmp_path / "site", 2000)
+def three_workers(tmp_path: Path, replay, run: str, n: int) -> tuple[Path, list[subprocess.Popen]]:
+    """Three workers of one run over a generated site of ``n`` articles (logs: w0–w2.log)."""
+    urls = generate(tmp_path / "site", n)
     proxy = replay(tmp_path / "site")
     archive = tmp_path / "archive"
-    workers = [
-        start_worker(archive, urls, proxy, run_name, tmp_path / f"w{i}.log") for i in range(3)
-    ]
+    workers = [start_worker(archive, urls, proxy, run, tmp_path / f"w{i}.log") for i in range(3)]
+    return archive, workers
+
+
+def test_three_workers_share_one_frontier(tmp_path, replay, run_name):
+    archive, workers = three_workers(tmp_path, replay, run_name, 2000)
     for worker in workers:
         assert worker.wait(timeout=600) == 0, (tmp_path / "w0.log").read_text()[-3000:]
     check_archive(archive, 2000)
@@ -121,12 +125,7 @@ def test_three_workers_share_one_frontier(tmp_path, replay, run_name):
 
 
 def test_a_worker_killed_mid_run_loses_nothing(tmp_path, replay, run_name):
-    urls = generate(tmp_path / "site", 600)
-    proxy = replay(tmp_path / "site")
-    archive = tmp_path / "archive"
-    workers = [
-        start_worker(archive, urls, proxy, run_name, tmp_path / f"w{i}.log") for i in range(3)
-    ]
+    archive, workers = three_workers(tmp_path, replay, run_name, 600)
     deadline = time.monotonic() + 120
     while len(list((archive / "_posts").rglob("*.md"))) < 100 and time.monotonic() < deadline:
         time.sleep(0.05)
