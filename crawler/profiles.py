@@ -124,12 +124,23 @@ class SiteProfiles:
     @classmethod
     def from_folder(cls, folder: str | Path | Traversable | None = None) -> SiteProfiles:
         """The profiles (``*.yaml``) of ``folder``; None or "" (the ``SITE_PROFILES_DIR``
-        default) means the profiles packaged with the crawler, see :func:`packaged_profiles`."""
+        default) means the profiles packaged with the crawler, see :func:`packaged_profiles`.
+
+        The spider loader, the spider and two pipelines each ask for them when a crawl
+        starts: the folder is read once, and again only when one of its files changes.
+        """
         root: Path | Traversable
         if not folder:
             root = packaged_profiles()
         else:
             root = Path(folder) if isinstance(folder, str) else folder
+        key = (str(root), _folder_state(root))
+        if key not in _LOADED:
+            _LOADED[key] = cls._read(root)
+        return _LOADED[key]
+
+    @classmethod
+    def _read(cls, root: Path | Traversable) -> SiteProfiles:
         generic_path = root / f"{GENERIC}.yaml"
         if not generic_path.is_file():
             raise ProfileError(f"{generic_path} is missing: it holds the fallback rules")
@@ -162,6 +173,18 @@ class SiteProfiles:
             if length > best_length:
                 best, best_length = profile, length
         return best
+
+
+_LOADED: dict[tuple[str, tuple[tuple[str, int, int], ...]], SiteProfiles] = {}
+
+
+def _folder_state(root: Path | Traversable) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of each YAML file: what a loaded folder depends on.
+    Nothing for a folder inside a zip file (an egg deployed to Scrapyd never changes)."""
+    if not isinstance(root, Path) or not root.is_dir():
+        return ()
+    stats = ((path.name, path.stat()) for path in root.glob("*.yaml"))
+    return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats))
 
 
 def packaged_profiles() -> Traversable:

@@ -3,7 +3,7 @@
 import pytest
 from conftest import project_crawler
 
-from crawler.profiles import GENERIC, SiteProfiles
+from crawler.profiles import GENERIC, SiteProfiles, packaged_profiles
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,14 @@ def test_every_profile_has_what_a_crawl_needs(profiles):
         assert all(
             profile.claims(url) or profile.is_list_page(url) for url in profile.start_urls
         ), name
+
+
+def test_a_folder_is_read_once_until_a_file_changes(tmp_path):
+    for source in packaged_profiles().iterdir():
+        if source.name.endswith(".yaml"):
+            (tmp_path / source.name).write_bytes(source.read_bytes())
+    first = SiteProfiles.from_folder(tmp_path)
+    assert SiteProfiles.from_folder(str(tmp_path)) is first  # the start-up's later asks
+    xinhua = tmp_path / "xinhua.yaml"
+    xinhua.write_text(xinhua.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert SiteProfiles.from_folder(tmp_path) is not first
