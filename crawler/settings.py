@@ -47,6 +47,12 @@ ITEM_PIPELINES = {
     "pipelines.archive.ArchivePipeline": 800,
 }
 SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 550}
+# Scrapy's own components, minus per-call overhead (crawler/lean.py).
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "crawler.lean.HostProxyMiddleware": 750,
+}
+STATS_CLASS = "crawler.lean.LeanStatsCollector"
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.summary.ArchiveProgress": 0,
