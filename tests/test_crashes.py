@@ -82,12 +82,13 @@ elif event == "catalog":
         return record(self, *args, **kwargs)
     Catalog.record = hooked_record
 elif event == "image":
-    # Whatever the store does, the N-th image file it writes gets half its bytes, then the
-    # process dies: open(), io.open() (Path.write_bytes) and os.fdopen() are watched in the
-    # thread that runs a store's persist_file(), while it runs (posts are written by another).
-    import builtins, io, threading
-    from scrapy.pipelines.files import FilesPipeline
-    inside = threading.local()
+    # Whatever the store does, and in whichever thread, the N-th image file written under
+    # assets/images/ gets half its bytes, then the process dies: files opened there with
+    # open(), io.open() (Path.write_bytes) or os.open() + os.fdopen() are watched.
+    import builtins, io
+
+    IMAGES = os.sep + os.path.join("assets", "images") + os.sep
+    image_descriptors = set()
 
     class Half:
         def __init__(self, file):
@@ -106,27 +107,32 @@ elif event == "image":
         def __exit__(self, *exc):
             return self._file.__exit__(*exc)
 
-    def watched(real):
-        def opener(*args, **kwargs):
-            file = real(*args, **kwargs)
-            return Half(file) if getattr(inside, "active", False) else file
+    def is_image(path):
+        return isinstance(path, (str, os.PathLike)) and IMAGES in os.fspath(path)
+
+    def watched_open(real):
+        def opener(file, *args, **kwargs):
+            opened = real(file, *args, **kwargs)
+            return Half(opened) if is_image(file) else opened
         return opener
 
-    builtins.open, io.open, os.fdopen = watched(builtins.open), watched(io.open), watched(os.fdopen)
-    get_store = FilesPipeline._get_store
+    real_os_open, real_fdopen = os.open, os.fdopen
 
-    def hooked_get_store(self, uri):
-        store = get_store(self, uri)
-        persist = store.persist_file
-        def hooked_persist(*args, **kwargs):
-            inside.active = True
-            try:
-                return persist(*args, **kwargs)
-            finally:
-                inside.active = False
-        store.persist_file = hooked_persist
-        return store
-    FilesPipeline._get_store = hooked_get_store
+    def os_open(path, *args, **kwargs):
+        descriptor = real_os_open(path, *args, **kwargs)
+        if is_image(path):
+            image_descriptors.add(descriptor)
+        return descriptor
+
+    def fdopen(descriptor, *args, **kwargs):
+        opened = real_fdopen(descriptor, *args, **kwargs)
+        if descriptor in image_descriptors:
+            image_descriptors.discard(descriptor)  # the number is reused once closed
+            return Half(opened)
+        return opened
+
+    builtins.open, io.open = watched_open(builtins.open), watched_open(io.open)
+    os.open, os.fdopen = os_open, fdopen
 else:
     raise SystemExit(f"unknown CRASH_AT event {event!r}")
 
