@@ -149,10 +149,18 @@ class ArticleSpider(Spider):
         text = response.text
         if not name:
             return False
-        if name + "?" in text:
-            return True
         # A stem as short as "c" (c.html) occurs everywhere; those pages continue with "?".
-        return len(stem) > 2 and (stem + "_" in text or stem + "-" in text)
+        if len(stem) <= 2:
+            return name + "?" in text
+        # One pass over the stem's occurrences, not one search per form (~30 µs each).
+        extension_query = name[len(stem) :] + "?"
+        found = text.find(stem)
+        while found != -1:
+            after = found + len(stem)
+            if text[after : after + 1] in {"_", "-"} or text.startswith(extension_query, after):
+                return True
+            found = text.find(stem, after)
+        return False
 
     def _count(self, key: str) -> None:
         assert self.crawler.stats is not None

@@ -144,6 +144,28 @@ def test_failed_continuation_page_is_recorded_not_fatal():
     assert item.missing_pages == [request.url]
 
 
+@pytest.mark.parametrize(
+    ("url", "body", "may_continue"),
+    [
+        (f"http://www.he.news.cn/20240515/{HEX}/c.html", '<a href="c.html?page=2">2</a>', True),
+        (f"http://www.he.news.cn/20240515/{HEX}/c.html", '<a href="c_1_2.htm">c-c</a>', False),
+        ("http://www.xinhuanet.com/w/2019-12/10/c_11.htm", '<a href="c_11_2.htm">', True),
+        ("http://www.xinhuanet.com/w/2019-12/10/c_11.htm", '<a href="c_11.htm?p=2">', True),
+        ("http://www.people.com.cn/n1/2024/c1004-40.html", '<a href="c1004-40-2.html">', True),
+        # the stem elsewhere, not continued: its own link, a longer ID, another extension
+        (
+            "http://www.xinhuanet.com/w/2019-12/10/c_11.htm",
+            '<a href="c_11.htm">c_110 c_11.html?',
+            False,
+        ),
+        ("http://www.xinhuanet.com/w/2019-12/10/c_11.htm", "", False),
+    ],
+)
+def test_continuation_is_looked_for_only_where_the_page_may_link_one(url, body, may_continue):
+    page = RawPage(url=url, html=body, site="xinhua")
+    assert XinhuaSpider._may_continue(html(url, body), page) is may_continue
+
+
 def test_non_html_article_response_is_skipped():
     response = Response(f"http://www.news.cn/x/20260511/{HEX}/c.html", body=b"\x89PNG")
     assert list(spider().parse_article(response, site="xinhua")) == []
