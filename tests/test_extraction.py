@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, project_crawler
+from parsel import Selector
+from parsel.csstranslator import HTMLTranslator
 
+from crawler.extraction import compile_query
 from crawler.items import RawPage
-from crawler.profiles import GENERIC, SiteProfiles
+from crawler.profiles import GENERIC, FieldRule, SiteProfiles
 from pipelines.extract import ExtractPipeline
 from pipelines.normalise import NormalisePipeline
 
@@ -55,3 +58,23 @@ def test_profile_url_from_every_fixture_matches_its_site():
     for case in CASES:
         expected = json.loads(case.read_text(encoding="utf-8"))
         assert profiles.for_url(expected["url"]).name == expected["site"]
+
+
+CLASS_MARKUP = """<html><body>
+<div class="h-title">a</div><div class=" h-title  big ">b</div><div class="x&#9;h-title&#10;y">c</div>
+<div class="h-title2">no</div><div class="xh-title">no</div><div class="">no</div><div>no</div>
+<div id="h-title">no</div><span class="h-title">d</span>
+<div class="head-line"><h1><span class="title">e</span><span class="subtitle">no</span></h1></div>
+</body></html>"""
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["div.h-title", ".h-title", "div.head-line h1 span.title", "[class~=h-title]", ".big.h-title"],
+)
+def test_class_selectors_select_what_parsel_selects(query):
+    root = Selector(text=CLASS_MARKUP).root
+    ours = compile_query(FieldRule("css", query, "test:title[0]"))
+    parsels = HTMLTranslator().css_to_xpath(query)
+    assert ours.path != parsels  # the faster form is in use
+    assert ours(root) == root.xpath(parsels) != []
