@@ -2,6 +2,10 @@
 
 Scrapy's default formatter logs whole items; ours carry page HTML, so a dropped item
 would flood the log. These lines give the reason and the URL instead.
+
+The two lines of every page, "Crawled" and "Archived", are DEBUG: below ``LOG_LEVEL``
+they are not built at all (Scrapy skips a line its formatter returns as None), where
+Scrapy would build the message and a log record only for its handler to discard them.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from scrapy import Spider
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from twisted.python.failure import Failure
@@ -21,6 +26,21 @@ def _describe(item: Any) -> str:
 
 
 class ArchiveLogFormatter(LogFormatter):
+    def __init__(self, level: int = logging.DEBUG):
+        self.debug = level <= logging.DEBUG  # whether DEBUG lines are shown at all
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveLogFormatter:
+        level = crawler.settings.get("LOG_LEVEL", "DEBUG")
+        if isinstance(level, str):  # unknown names keep every line, as the handler decides
+            level = logging.getLevelNamesMapping().get(level.upper(), logging.DEBUG)
+        return cls(int(level))
+
+    def crawled(
+        self, request: Request, response: Response, spider: Spider
+    ) -> LogFormatterResult | None:
+        return super().crawled(request, response, spider) if self.debug else None
+
     def dropped(
         self,
         item: Any,
@@ -39,7 +59,9 @@ class ArchiveLogFormatter(LogFormatter):
 
     def scraped(
         self, item: Any, response: Response | Failure | None, spider: Spider
-    ) -> LogFormatterResult:
+    ) -> LogFormatterResult | None:
+        if not self.debug:
+            return None
         path = getattr(item, "path", None)
         return {
             "level": logging.DEBUG,
