@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, project_crawler
+from lxml.etree import tostring
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 
-from crawler.extraction import compile_query
+from crawler.extraction import compile_query, parse_html
 from crawler.items import RawPage
 from crawler.profiles import GENERIC, FieldRule, SiteProfiles
 from pipelines.extract import ExtractPipeline
@@ -78,3 +79,40 @@ def test_class_selectors_select_what_parsel_selects(query):
     parsels = HTMLTranslator().css_to_xpath(query)
     assert ours.path != parsels  # the faster form is in use
     assert ours(root) == root.xpath(parsels) != []
+
+
+ODD_TEXTS = [
+    "",
+    "   \n",
+    "plain text, no markup",
+    "\u3000 <html><body><p>全角空格在前</p></body></html>",
+    "<p>a\x00b</p>",
+    "\x00 <html><body><p>NUL first</p></body></html>",
+    "<html><body><p>NUL last</p></body></html> \x00",
+    '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><p>x</p></body></html>',
+    "<?xml-stylesheet href='a.css'?><html><body><p>x</p></body></html>",
+    "\ufeff<html><body><p>BOM</p></body></html>",
+    '{"title": "JSON where a page was expected"}',
+    "<html><body><p>\ud800 lone surrogate</p></body></html>",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ODD_TEXTS + [page.read_text(encoding="utf-8") for page in sorted(FIXTURES.rglob("*.html"))],
+)
+def test_pages_parse_as_parsel_parses_them(text):
+    url = "http://www.news.cn/a/c.html"
+    try:
+        expected = Selector(text=text, base_url=url)
+    except Exception as error:
+        with pytest.raises(type(error)):
+            parse_html(text, url)
+        return
+    parsed = parse_html(text, url)
+    assert parsed.type == expected.type
+    if expected.type == "json":
+        assert parsed.root == expected.root
+    else:
+        assert tostring(parsed.root) == tostring(expected.root)
+        assert parsed.root.base == expected.root.base
