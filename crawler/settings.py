@@ -46,7 +46,9 @@ ITEM_PIPELINES = {
     "pipelines.images.ImagePipeline": 700,
     "pipelines.archive.ArchivePipeline": 800,
 }
-SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 550}
+# Next to the spider (Scrapy's own run 700-900 on its output): links to archived articles,
+# nearly all of a scheduled run's, are dropped before Referer, UrlLength and Depth see them.
+SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 950}
 # Scrapy's own components, minus per-call overhead (crawler/lean.py).
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
