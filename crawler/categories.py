@@ -8,8 +8,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-import yaml
-
+from crawler import yamlio
 from crawler.text import collapse_whitespace
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -35,7 +34,7 @@ class SourceCategories:
             path = packaged_sources()
         elif isinstance(path, str):
             path = Path(path)
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
         mapping: dict[str, Category] = {}
         for name, entry in data.items():
             category = Category(str(entry["category"]), str(entry["tag"]))

@@ -34,12 +34,11 @@ from typing import IO, Any
 import yaml
 from scrapy.exporters import BaseItemExporter
 
+from crawler import yamlio
 from crawler.dates import format_published
 from crawler.items import Article
 
 # libyaml's emitter is about five times faster than the pure-Python one; output is the same.
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NO_WRAP = 2**30
 # Letters (CJK included), digits and URL characters, starting with a letter and not a
 # YAML 1.1 boolean or null word: PyYAML writes these plain.
@@ -54,7 +53,7 @@ def yaml_scalar(value: str, *, double_quoted: bool = False) -> str:
         return value  # the emitter's own answer for such strings, without the emitter
     emitted = yaml.dump(
         value,
-        Dumper=_Dumper,
+        Dumper=yamlio.SafeDumper,
         default_style='"' if double_quoted else None,
         allow_unicode=True,
         width=_NO_WRAP,
@@ -140,7 +139,7 @@ def read_front_matter(post: bytes) -> dict[str, Any]:
     if not separator:
         raise ValueError("unterminated front matter")
     try:
-        meta = yaml.load(head, Loader=_Loader)
+        meta = yamlio.safe_load(head)
     except yaml.YAMLError as exc:
         raise ValueError(f"bad front matter: {exc}") from exc
     if not isinstance(meta, dict):

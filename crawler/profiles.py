@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from crawler import yamlio
+
 GENERIC = "generic"
-# libyaml's loader when PyYAML was built with it: profiles load at every crawl start.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FIELDS = ("title", "published", "source", "author", "editor", "body")
 # The built-in strategies a profile may name with ``heuristic:``, per field.
 HEURISTICS = {
@@ -196,7 +196,7 @@ def packaged_profiles() -> Traversable:
 def load_profile(path: Path | Traversable, generic: SiteProfile | None = None) -> SiteProfile:
     """Read one YAML profile; field rules get the generic profile's rules appended."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        data = yamlio.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
