@@ -13,7 +13,7 @@ from scrapy.http import Response, TextResponse
 from crawler.middlewares import ARTICLE_META
 from crawler.profiles import SiteProfile
 from crawler.urls import canonical_url
-from spiders.base import ArticleSpider
+from spiders.base import ArticleSpider, uncached_selector
 
 
 class SiteSpider(ArticleSpider):
@@ -69,7 +69,8 @@ class SiteSpider(ArticleSpider):
         if _looks_like_json(response):
             yield from self._json_list_links(response)
             return
-        for href in response.css("a::attr(href)").getall():
+        selector = uncached_selector(response)
+        for href in selector.css("a::attr(href)").getall():
             try:
                 url = response.urljoin(href.strip())
             except ValueError:  # "http://[::1/" and the like: one bad link, not a bad page
@@ -79,7 +80,7 @@ class SiteSpider(ArticleSpider):
             if request is not None:
                 yield request
         for source in self.profile.datasources:
-            for value in response.css(source.selector).getall():
+            for value in selector.css(source.selector).getall():
                 match = source.pattern.search(value)
                 if match and depth < self.settings.getint("DISCOVERY_LIST_DEPTH"):
                     url = response.urljoin(source.url.format(id=match.group("id")))

@@ -1,6 +1,8 @@
 """Discovery and continuation logic of the spiders, on hand-made responses (no network)."""
 
+import gc
 import json
+import weakref
 
 import pytest
 from conftest import project_crawler
@@ -213,3 +215,23 @@ def test_people_multi_page_article_follows_its_dash_numbered_pages():
     assert request.cb_kwargs["remaining"] == [
         "http://culture.people.com.cn/n1/2019/0615/c1013-31153719-3.html"
     ]
+
+
+def test_parsed_list_and_continuation_pages_are_freed_without_the_cycle_collector():
+    # A response's cached selector refers back to it: a cycle that kept every such page's
+    # parsed tree (libxml2 memory Python's collector does not see) until a full collection.
+    xinhua = spider()
+    list_page = html("https://www.news.cn/politics/", f'<a href="/p/20260511/{HEX}/c.html">新</a>')
+    url = "http://www.xinhuanet.com/world/2019-12/10/c_1125327450.htm"
+    article = html(
+        url, '<p>正文</p><div id="div_currpage"><a href="c_1125327450_2.htm">2</a></div>'
+    )
+    gc.disable()
+    try:
+        assert requests_of(xinhua.parse_list(list_page, depth=0))
+        assert requests_of(xinhua.parse_article(article, site="xinhua"))
+        freed = [weakref.ref(list_page), weakref.ref(article)]
+        del list_page, article
+        assert [ref() for ref in freed] == [None, None]
+    finally:
+        gc.enable()
