@@ -47,3 +47,23 @@ def test_utf8_bytes_under_a_latin1_header():
         "http://x.cn/", body=body, headers={"Content-Type": "text/html; charset=iso-8859-1"}
     )
     assert TEXT in page_text(response)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        page("utf-8").encode("utf-8"),
+        b"\xef\xbb\xbf" + page("utf-8").encode("utf-8"),  # a byte-order mark
+        page("utf-8").replace("农机", "农\ufffd机").encode("utf-8"),  # U+FFFD in the page itself
+        page("utf-8").encode("utf-8").replace("农".encode(), b"\xff"),  # a broken byte
+    ],
+)
+def test_utf8_pages_read_as_a_strict_decode_reads_them(body):
+    response = HtmlResponse(
+        "http://x.cn/", body=body, headers={"Content-Type": "text/html; charset=utf-8"}
+    )
+    try:
+        expected = body.decode("utf-8")
+    except UnicodeDecodeError:
+        expected = response.text  # neither UTF-8 nor GB18030: the declared decoding
+    assert page_text(response) == expected
