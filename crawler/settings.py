@@ -75,6 +75,10 @@ MONITOR_MIN_FIELD_PRIMARY = 0.5
 MONITOR_MIN_FIELD_SAMPLE = 10
 
 # --- Throughput without behaviour changes (see benchmarks/README.md for the figures).
+# Scrapy's check for spider callbacks that return a value from a generator reads their
+# source with inspect and ast; its cache is keyed by bound methods, new with every request,
+# so it ran again and again (2% of a crawl). tests/test_spiders.py runs the same check.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output; our callbacks
 # yield one item, or a page of links, so a handful is plenty.
 CONCURRENT_ITEMS = 8

@@ -8,6 +8,7 @@ import pytest
 from conftest import project_crawler
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.utils.misc import is_generator_with_return_value
 
 from crawler.items import RawPage
 from crawler.spiderloader import site_spider
@@ -235,3 +236,17 @@ def test_parsed_list_and_continuation_pages_are_freed_without_the_cycle_collecto
         assert [ref() for ref in freed] == [None, None]
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("name", ["xinhua", "eastmoney", "generic", "urls"])
+def test_no_callback_returns_a_value_from_a_generator(name):
+    # Scrapy's own check, switched off at run time (WARN_ON_GENERATOR_RETURN_VALUE): a
+    # value returned from a generator callback would be silently lost.
+    cls = UrlsSpider if name == "urls" else site_spider(name)
+    callbacks = [
+        getattr(cls, attribute)
+        for attribute in dir(cls)
+        if attribute.startswith("parse") or attribute.endswith("_failed")
+    ]
+    assert len(callbacks) >= 4
+    assert [c.__name__ for c in callbacks if is_generator_with_return_value(c)] == []
