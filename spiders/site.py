@@ -103,8 +103,9 @@ class SiteSpider(ArticleSpider):
         return None
 
     def _article_request(self, url: str) -> Request | None:
+        """The request for ``url`` if it is an article URL of the site (``url`` is claimed)."""
         article_id = self.profile.article_id(url)
-        if article_id is None or not self.profile.claims(url):
+        if article_id is None:
             return None
         # Shared frontiers filter articles by the archive, not the seen-list, so that what a
         # dead worker had in flight is fetched by the next run (crawler/distributed.py).
@@ -126,7 +127,7 @@ class SiteSpider(ArticleSpider):
         for value in _strings(data):
             if value.startswith(("http://", "https://", "/")) or value.endswith((".htm", ".html")):
                 url = canonical_url(response.urljoin(value))
-                request = self._article_request(url) if url else None
+                request = self._article_request(url) if url and self.profile.claims(url) else None
                 if request is not None:
                     yield request
 
