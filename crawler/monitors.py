@@ -14,6 +14,14 @@ These checks run when the spider closes, on the run's stats, and fail the run wh
 
 A failure is logged by Spidermon with each check's reason, recorded as
 ``monitors/failed`` in the stats, and makes ``scrapy crawl`` exit with status 1.
+
+:class:`CloseMonitorRunner` runs the suites of ``SPIDERMON_SPIDER_CLOSE_MONITORS`` with
+Spidermon's runner, as Spidermon's Scrapy extension does at spider close, without
+importing that extension: it loads Spidermon's expression monitors and with them
+jsonschema and its format checkers, ~60 ms of every run's start-up (7% of a scheduled run
+that finds nothing new). Enable Spidermon's own extension (``EXTENSIONS``) for its other
+features, periodic, spider-open or expression monitors and field coverage; this runner
+then steps aside.
 """
 
 from __future__ import annotations
@@ -21,8 +29,13 @@ from __future__ import annotations
 import warnings
 from typing import Any, ClassVar
 
-from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured, ScrapyDeprecationWarning
+from scrapy.utils.misc import load_object
 from spidermon import Monitor, MonitorSuite, monitors
+from spidermon.contrib.scrapy.runners import SpiderMonitorRunner
+from spidermon.contrib.utils.spider import get_spider_name
 from spidermon.core.actions import Action
 
 from crawler.extensions import field_counts
@@ -91,6 +104,45 @@ class MarkRunFailed(Action):
 class CloseMonitors(MonitorSuite):
     monitors: ClassVar[list[type[Monitor]]] = [RunMonitor, FieldHealthMonitor]
     monitors_failed_actions: ClassVar[list[type[Action]]] = [MarkRunFailed]
+
+
+SPIDERMON_EXTENSION = "spidermon.contrib.scrapy.extensions.Spidermon"
+
+
+class CloseMonitorRunner:
+    """Runs ``SPIDERMON_SPIDER_CLOSE_MONITORS`` when the spider closes (see the module's notes)."""
+
+    def __init__(self, crawler: Crawler, suites: list[type[MonitorSuite]]):
+        self.crawler = crawler
+        self.suites = suites
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CloseMonitorRunner:
+        settings = crawler.settings
+        if not settings.getbool("SPIDERMON_ENABLED"):
+            raise NotConfigured("SPIDERMON_ENABLED is off: no end-of-run monitors")
+        if settings.getwithbase("EXTENSIONS").get(SPIDERMON_EXTENSION) is not None:
+            raise NotConfigured("Spidermon's own extension runs the monitors")
+        suites = [load_object(path) for path in settings.getlist("SPIDERMON_SPIDER_CLOSE_MONITORS")]
+        for suite in suites:
+            if not (isinstance(suite, type) and issubclass(suite, MonitorSuite)):
+                raise TypeError(f"SPIDERMON_SPIDER_CLOSE_MONITORS: {suite!r} is not a MonitorSuite")
+        runner = cls(crawler, suites)
+        crawler.signals.connect(runner.spider_closed, signal=signals.spider_closed)
+        return runner
+
+    def spider_closed(self, spider: Spider) -> None:
+        assert self.crawler.stats is not None
+        data = {  # what Spidermon's extension gives its monitors (no Scrapy Cloud job here)
+            "stats": self.crawler.stats.get_stats(),
+            "stats_history": getattr(spider, "stats_history", []),
+            "crawler": self.crawler,
+            "spider": spider,
+            "sc_spider_name": get_spider_name(spider),
+            "job": None,
+        }
+        for suite in self.suites:
+            SpiderMonitorRunner(spider=spider).run(suite(crawler=self.crawler), **data)
 
 
 # Spidermon 1.27 still calls Spider.log(); that deprecation is its to fix, not our log's noise.

@@ -62,7 +62,8 @@ EXTENSIONS = {
     "crawler.extensions.FieldHealthReport": 500,
     "crawler.summary.RunSummary": 510,
     "crawler.gc_tuning.GcTuning": 0,
-    "spidermon.contrib.scrapy.extensions.Spidermon": 530,
+    # Spidermon's monitors and runner; its Scrapy extension may replace this (crawler/monitors.py)
+    "crawler.monitors.CloseMonitorRunner": 530,
 }
 RUN_SUMMARY_FILE = None  # also write the run summary as JSON here
 # --- End-of-run monitors (crawler/monitors.py, Spidermon).

@@ -2,15 +2,21 @@
 
 import json
 import re
+import subprocess
+import sys
 
-from conftest import run_scrapy
+import pytest
+from conftest import PROJECT, project_crawler, run_scrapy
+from scrapy.exceptions import NotConfigured
 
 from benchmarks.sitegen import generate
+from crawler import settings as project_settings
+from crawler.monitors import SPIDERMON_EXTENSION, CloseMonitorRunner
 
 LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 
 
-def crawl(tmp_path, replay, site):
+def crawl(tmp_path, replay, site, *settings):
     summary = tmp_path / "summary.json"
     result = run_scrapy(
         "crawl",
@@ -22,6 +28,7 @@ def crawl(tmp_path, replay, site):
         "-s",
         f"RUN_SUMMARY_FILE={summary}",
         *LOCAL,
+        *settings,
         proxy=replay(site),
     )
     return result, json.loads(summary.read_text())
@@ -50,3 +57,28 @@ def test_run_whose_dates_vanished_fails(tmp_path, replay):
     assert result.returncode == 1
     assert "FAIL: Field health" in result.stderr
     assert "xinhua published: own rules served 0% of 30" in result.stderr
+
+
+def test_with_spidermons_own_extension_the_monitors_run_once(tmp_path, replay):
+    generate(tmp_path / "site", 30)
+    extensions = json.dumps({**project_settings.EXTENSIONS, SPIDERMON_EXTENSION: 531})
+    result, _ = crawl(tmp_path, replay, tmp_path / "site", "-s", f"EXTENSIONS={extensions}")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("[Spidermon] OK") == 4  # monitors and three action steps, once
+
+
+def test_the_runner_steps_aside_for_spidermons_extension_or_when_switched_off():
+    with pytest.raises(NotConfigured):
+        CloseMonitorRunner.from_crawler(project_crawler(EXTENSIONS={SPIDERMON_EXTENSION: 1}))
+    with pytest.raises(NotConfigured):
+        CloseMonitorRunner.from_crawler(project_crawler(SPIDERMON_ENABLED=False))
+    assert CloseMonitorRunner.from_crawler(project_crawler()).suites
+
+
+def test_start_up_does_not_import_spidermons_expression_monitors():
+    # Spidermon's Scrapy extension imports them, and with them jsonschema (~60 ms a run).
+    probe = "import sys, crawler.monitors; print('jsonschema' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
