@@ -84,7 +84,8 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 # yield one item, or a page of links, so a handful is plenty.
 CONCURRENT_ITEMS = 8
 # gc.freeze() at engine start, then these thresholds (empty: Python's defaults). Higher ones
-# are faster but let cyclic garbage grow: 264 MB peak at 20,000 pages with (20000, 10, 10).
+# let cyclic garbage grow between full collections; since the spiders stopped leaving parsed
+# pages in reference cycles they are no faster either (benchmarks/README.md).
 GC_THRESHOLDS = [10000, 10, 10]
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 LOG_LEVEL = "INFO"
