@@ -7,6 +7,8 @@ import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
+from lxml.etree import XPath
+from parsel.csstranslator import HTMLTranslator
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
@@ -14,6 +16,9 @@ from crawler.middlewares import ARTICLE_META
 from crawler.profiles import SiteProfile
 from crawler.urls import canonical_url
 from spiders.base import ArticleSpider, uncached_selector
+
+# css("a::attr(href)").getall() without a Selector object per link: a fifth of the time
+_LINKS = XPath(HTMLTranslator().css_to_xpath("a::attr(href)"), smart_strings=False)
 
 
 class SiteSpider(ArticleSpider):
@@ -70,7 +75,7 @@ class SiteSpider(ArticleSpider):
             yield from self._json_list_links(response)
             return
         selector = uncached_selector(response)
-        for href in selector.css("a::attr(href)").getall():
+        for href in _LINKS(selector.root):
             try:
                 url = response.urljoin(href.strip())
             except ValueError:  # "http://[::1/" and the like: one bad link, not a bad page
