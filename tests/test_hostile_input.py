@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -506,6 +507,24 @@ def test_continuation_links_stay_on_the_article_host(tmp_path):
 # --- hostile links met by a crawl ---------------------------------------------------------
 
 
+def crawl_from(
+    list_url: str, faults: dict[str, Fault], archive: Path, *settings: str
+) -> tuple[subprocess.CompletedProcess[str], FaultProxy]:
+    """``scrapy crawl xinhua`` from one list page served with ``faults``, unthrottled and
+    without images; returns the result and the (stopped) proxy, which kept its requests."""
+    proxy = FaultProxy(None, faults).start()
+    try:
+        result = run_scrapy(
+            "crawl", "xinhua", "-a", f"start_urls={list_url}", "-s", f"ARCHIVE_DIR={archive}",
+            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
+            "-s", "ARCHIVE_IMAGES=False", *settings,
+            proxy=proxy, timeout=60,
+        )  # fmt: skip
+    finally:
+        proxy.stop()
+    return result, proxy
+
+
 def test_crawl_only_follows_http_links_of_the_site(tmp_path):
     good = [xinhua_url(500), xinhua_url(501)]
     hrefs = [
@@ -529,27 +548,9 @@ def test_crawl_only_follows_http_links_of_the_site(tmp_path):
     }
     archive, summary = tmp_path / "archive", tmp_path / "summary.json"
     before = tree(tmp_path)
-    proxy = FaultProxy(None, faults).start()
-    try:
-        result = run_scrapy(
-            "crawl",
-            "xinhua",
-            "-a",
-            "start_urls=http://www.news.cn/hostile/",
-            "-s",
-            f"ARCHIVE_DIR={archive}",
-            "-s",
-            f"RUN_SUMMARY_FILE={summary}",
-            "-s",
-            "AUTOTHROTTLE_ENABLED=False",
-            "-s",
-            "DOWNLOAD_DELAY=0",
-            "-s",
-            "ARCHIVE_IMAGES=False",
-            proxy=proxy,
-        )
-    finally:
-        proxy.stop()
+    result, proxy = crawl_from(
+        "http://www.news.cn/hostile/", faults, archive, "-s", f"RUN_SUMMARY_FILE={summary}"
+    )
     assert result.returncode == 0, describe(result)
     assert created_outside(before, tree(tmp_path), "archive", "summary.json") == set()
     assert {p.stem[11:] for p in posts(archive)} == {u.split("/")[-2] for u in good}
@@ -572,24 +573,5 @@ def test_one_malformed_link_does_not_lose_the_rest_of_the_list(tmp_path):
         good[0]: Body(xinhua_page("第一篇").encode()),
         good[1]: Body(xinhua_page("第二篇").encode()),
     }
-    proxy = FaultProxy(None, faults).start()
-    try:
-        run_scrapy(
-            "crawl",
-            "xinhua",
-            "-a",
-            "start_urls=http://www.news.cn/broken-links/",
-            "-s",
-            f"ARCHIVE_DIR={tmp_path / 'archive'}",
-            "-s",
-            "AUTOTHROTTLE_ENABLED=False",
-            "-s",
-            "DOWNLOAD_DELAY=0",
-            "-s",
-            "ARCHIVE_IMAGES=False",
-            proxy=proxy,
-            timeout=60,
-        )
-    finally:
-        proxy.stop()
+    crawl_from("http://www.news.cn/broken-links/", faults, tmp_path / "archive")
     assert {p.stem[11:] for p in posts(tmp_path / "archive")} == {u.split("/")[-2] for u in good}
