@@ -53,6 +53,10 @@ def scrapy_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "scrapy", *args]
 
 
+# A crawl against a loopback server: no politeness delays to wait out.
+LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
+
+
 def crawl_args(archive: Path, start_urls: list[str], *settings: str) -> list[str]:
     """Arguments of ``scrapy crawl xinhua`` over ``start_urls`` into ``archive``."""
     return [

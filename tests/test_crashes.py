@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from archive_checks import check_archive, posts, stats_of, summary_of, temporaries
 from conftest import (
+    LOCAL,
     PROJECT,
     crawl_args,
     read_post,
@@ -41,7 +42,6 @@ from faultserver import FaultProxy
 
 from benchmarks.sitegen import article, generate
 
-LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 # Slow enough that a 150-article crawl lasts a few seconds, so kills land mid-crawl.
 PACED = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.02"]
 PACED += ["-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]

@@ -5,10 +5,9 @@ import os
 import re
 from pathlib import Path
 
-from conftest import DEMO_SITE, FIXTURES, PROJECT, read_post, run_scrapy
+from conftest import DEMO_SITE, FIXTURES, LOCAL, PROJECT, read_post, run_scrapy
 
 START_URLS = ",".join((DEMO_SITE / "start_urls.txt").read_text().split())
-LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 MULTI_PAGE = "http://www.news.cn/politics/20260511/b14e6f8a2c9d4730a5e1f9c62d8b3a07/c.html"
 OLD_LAYOUT = "http://www.xinhuanet.com/world/2019-11/18/c_1125243817.htm"
 NO_DATE = "http://www.news.cn/politics/20260515/e3a7c5019f6d4b2a8e0c7f5d3b9a1c84/c.html"

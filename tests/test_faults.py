@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 import pytest
 from archive_checks import check_archive, describe, posts, stats_of, summary_of
 from conftest import (
+    LOCAL,
     crawl_args,
     read_post,
     run_scrapy,
@@ -51,7 +52,6 @@ from faultserver import (
 
 from benchmarks.sitegen import PER_COLUMN, article, continuation_url, generate
 
-LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 # Small limits keep every fault short: a hung request costs DOWNLOAD_TIMEOUT per try.
 FAST = ["-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1", "-s", "ARCHIVE_IMAGES=False"]
 N = 20  # articles of the generated site; article FAULTY is the one that misbehaves

@@ -31,7 +31,9 @@ from archive_checks import (
 )
 from conftest import (
     FIXTURES,
+    LOCAL,
     PROJECT,
+    crawl_args,
     read_post,
     run_scrapy,
 )
@@ -514,12 +516,8 @@ def crawl_from(
     without images; returns the result and the (stopped) proxy, which kept its requests."""
     proxy = FaultProxy(None, faults).start()
     try:
-        result = run_scrapy(
-            "crawl", "xinhua", "-a", f"start_urls={list_url}", "-s", f"ARCHIVE_DIR={archive}",
-            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
-            "-s", "ARCHIVE_IMAGES=False", *settings,
-            proxy=proxy, timeout=60,
-        )  # fmt: skip
+        args = crawl_args(archive, [list_url], *LOCAL, "-s", "ARCHIVE_IMAGES=False", *settings)
+        result = run_scrapy(*args, proxy=proxy, timeout=60)
     finally:
         proxy.stop()
     return result, proxy

@@ -6,31 +6,20 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROJECT, project_crawler, run_scrapy
+from conftest import LOCAL, PROJECT, crawl_args, project_crawler, run_scrapy
 from scrapy.exceptions import NotConfigured
 
 from benchmarks.sitegen import generate
 from crawler import settings as project_settings
 from crawler.monitors import SPIDERMON_EXTENSION, CloseMonitorRunner
 
-LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
-
 
 def crawl(tmp_path, replay, site, *settings):
     summary = tmp_path / "summary.json"
-    result = run_scrapy(
-        "crawl",
-        "xinhua",
-        "-a",
-        "start_urls=http://www.news.cn/col0/",
-        "-s",
-        f"ARCHIVE_DIR={tmp_path / 'archive'}",
-        "-s",
-        f"RUN_SUMMARY_FILE={summary}",
-        *LOCAL,
-        *settings,
-        proxy=replay(site),
+    args = crawl_args(
+        tmp_path / "archive", ["http://www.news.cn/col0/"], "-s", f"RUN_SUMMARY_FILE={summary}"
     )
+    result = run_scrapy(*args, *LOCAL, *settings, proxy=replay(site))
     return result, json.loads(summary.read_text())
 
 

@@ -9,13 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import crawl_args, read_post, run_scrapy, scrapy_command, scrapy_env
+from conftest import LOCAL, crawl_args, read_post, run_scrapy, scrapy_command, scrapy_env
 
 from benchmarks.sitegen import article, generate
 from crawler.catalog import Catalog
 from crawler.lock import acquire
-
-LOCAL = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 
 
 def crawl(archive: Path, start_urls: list[str], proxy, *settings: str, summary: Path | None = None):
