@@ -27,7 +27,7 @@ def _describe(item: Any) -> str:
 
 class ArchiveLogFormatter(LogFormatter):
     def __init__(self, level: int = logging.DEBUG):
-        self.debug = level <= logging.DEBUG  # whether DEBUG lines are shown at all
+        self.shows_debug = level <= logging.DEBUG
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveLogFormatter:
@@ -39,7 +39,7 @@ class ArchiveLogFormatter(LogFormatter):
     def crawled(
         self, request: Request, response: Response, spider: Spider
     ) -> LogFormatterResult | None:
-        return super().crawled(request, response, spider) if self.debug else None
+        return super().crawled(request, response, spider) if self.shows_debug else None
 
     def dropped(
         self,
@@ -60,7 +60,7 @@ class ArchiveLogFormatter(LogFormatter):
     def scraped(
         self, item: Any, response: Response | Failure | None, spider: Spider
     ) -> LogFormatterResult | None:
-        if not self.debug:
+        if not self.shows_debug:
             return None
         path = getattr(item, "path", None)
         return {

@@ -34,7 +34,8 @@ COOKIES_ENABLED = False
 # No remote consoles on unattended crawlers: both execute code sent to them.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
-# Switched-off components are left out of Scrapy's lists, not even imported (crawler/startup.py).
+# Cookies and the remote control, off above, are not even imported (crawler/startup.py).
+
 FEED_EXPORT_ENCODING = "utf-8"
 
 # --- Pages → articles → files, one stage per pipeline module.
