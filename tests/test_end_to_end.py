@@ -71,6 +71,19 @@ def test_demo_command_crawls_into_archive_dir(tmp_path):
     assert "0 new, 0 updated, 0 unchanged, 0 moved, 7 skipped as already archived" in again.stdout
 
 
+def test_demo_says_what_it_wrote_why_it_dropped_and_what_next(tmp_path):
+    archive = tmp_path / "archive"
+    first = run_scrapy("demo", "-s", f"ARCHIVE_DIR={archive}")
+    assert "Written by this run: 7 post(s)" in first.stdout
+    assert all(f"  {path}" in first.stdout for path in posts(archive))
+    assert "plants two pages that must not be archived" in first.stdout
+    assert first.stdout.rstrip().splitlines()[-1].startswith(f"Next: cd {archive} && jekyll serve")
+    # A re-run writes nothing, so it lists no file.
+    again = run_scrapy("demo", "-s", f"ARCHIVE_DIR={archive}")
+    assert "Written by this run: 0 post(s)" in again.stdout
+    assert str(archive / "_posts") not in again.stdout
+
+
 def test_scrape_prints_paths_and_fails_on_bad_urls(tmp_path, replay):
     archive = tmp_path / "archive"
     missing = "http://www.news.cn/politics/20260101/00000000000000000000000000000000/c.html"

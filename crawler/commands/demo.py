@@ -14,6 +14,11 @@ from crawler.replay import ReplayProxy
 from crawler.summary import format_summary, run_summary
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site"
+PLANTED_DROPS = (
+    "The demo site plants two pages that must not be archived (crawler/demo_site/README.md): "
+    "one without any publication date (MissingDate) and one article under a second URL "
+    "(DuplicateArticle, or skipped when its first URL was archived already)."
+)
 
 
 class Command(ScrapyCommand):
@@ -45,6 +50,8 @@ class Command(ScrapyCommand):
         proxy = ReplayProxy(DEMO_SITE).start()
         # Scrapy's HttpProxyMiddleware reads the standard variables when the crawler starts.
         os.environ.update(http_proxy=proxy.url, HTTP_PROXY=proxy.url, no_proxy="", NO_PROXY="")
+        archive_dir = Path(self.settings["ARCHIVE_DIR"])
+        before = _post_versions(archive_dir)
         try:
             crawler = self.crawler_process.create_crawler("xinhua")
             self.crawler_process.crawl(crawler, start_urls=",".join(start_urls))
@@ -56,11 +63,28 @@ class Command(ScrapyCommand):
             return
         assert crawler.stats is not None
         stats = crawler.stats.get_stats()
-        archive_dir = Path(self.settings["ARCHIVE_DIR"])
         print(f"Demo crawl of the local demo site ({len(proxy.requests)} requests served).")
         print(f"Archive {archive_dir.resolve()}: {format_summary(run_summary(stats))}")
-        posts = archive_dir / "_posts"
-        for path in sorted(posts.rglob("*.md")) if posts.is_dir() else []:
+        after = _post_versions(archive_dir)
+        written = sorted(path for path, version in after.items() if before.get(path) != version)
+        print(f"Written by this run: {len(written)} post(s)")
+        for path in written:
             print(f"  {path}")
+        print(PLANTED_DROPS)
         if self.crawler_process.bootstrap_failed or crawler.stats.get_value("run/status") != "ok":
             self.exitcode = 1
+            return
+        print(f"Next: cd {archive_dir} && jekyll serve   (then open http://127.0.0.1:4000/)")
+
+
+def _post_versions(archive_dir: Path) -> dict[Path, tuple[int, int]]:
+    """Every post with its size and modification time: the archive rewrites a post only when
+    its bytes change, so a changed version means this run wrote the file."""
+    posts = archive_dir / "_posts"
+    if not posts.is_dir():
+        return {}
+    versions = {}
+    for path in posts.rglob("*.md"):
+        stat = path.stat()
+        versions[path] = (stat.st_size, stat.st_mtime_ns)
+    return versions
