@@ -9,7 +9,7 @@ BOT_NAME = "xinhua-archiver"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 # Adds one crawl spider per site profile (crawler/sites/<name>.yaml → scrapy crawl <name>).
-SPIDER_LOADER_CLASS = "crawler.spiderloader.ProfileSpiderLoader"
+SPIDER_LOADER_CLASS = "spiders.loader.ProfileSpiderLoader"
 COMMANDS_MODULE = "crawler.commands"
 
 # --- Politeness: these sites are public services; crawl them like a considerate reader.

@@ -19,6 +19,7 @@ class UrlsSpider(ArticleSpider):
     """
 
     name = "urls"
+    listed = False  # run by ``scrapy scrape``, not by ``scrapy crawl``
 
     def __init__(self, *args: Any, urls: str | list[str] = "", **kwargs: Any):
         super().__init__(*args, **kwargs)

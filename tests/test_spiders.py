@@ -11,7 +11,7 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.misc import is_generator_with_return_value
 
 from crawler.items import RawPage
-from crawler.spiderloader import site_spider
+from spiders.loader import site_spider
 from spiders.urls import UrlsSpider
 
 HEX = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"

@@ -2,7 +2,9 @@
 
 ``scrapy crawl people`` works as soon as ``crawler/sites/people.yaml`` exists: the
 loader adds a :class:`~spiders.site.SiteSpider` subclass named after each profile
-that has start URLs, next to the spiders found in ``SPIDER_MODULES``.
+that has start URLs, next to the spiders found in ``SPIDER_MODULES``. Spiders that a
+command runs for the user (``urls``, behind ``scrapy scrape``) say ``listed = False`` and stay
+out of ``scrapy list``, which names what ``scrapy crawl`` is for.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ class ProfileSpiderLoader(SpiderLoader):
                 self._spiders[name] = site_spider(name)
 
     def list(self) -> list[str]:
-        return sorted(self._spiders)
+        spiders = self._spiders.items()
+        return sorted(name for name, spider in spiders if getattr(spider, "listed", True))
 
 
 def site_spider(site: str) -> type[SiteSpider]:
