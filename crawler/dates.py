@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+# Real UTC offsets run from -12:00 to +14:00.
+_MAX_OFFSET_HOURS = 14
 
 # Year, month and day may be split by "-", "/", ".", 年/月/日 or bare spaces (Xinhua's
 # 2021+ header renders "2024 05/09 22:27:02" from separate spans).
@@ -22,8 +25,9 @@ def parse_published(text: str, *, require_time: bool = False) -> datetime | None
     """Return the first date (and time, when given) in ``text`` as an aware Beijing datetime.
 
     A date without a zone is Beijing time; one with a zone is converted. Impossible
-    dates (month 13, 31 April) give ``None`` rather than a guess; so does a date
-    without a time of day when ``require_time`` is set.
+    dates (month 13, 31 April), times (24:61, 10:00:60) and offsets (+99:99, +2400) give
+    ``None`` rather than a guess, so the next rule is tried; so does a date without a time
+    of day when ``require_time`` is set.
     """
     match = _DATE_TIME.search(text)
     if match is None:
@@ -43,15 +47,30 @@ def parse_published(text: str, *, require_time: bool = False) -> datetime | None
     except ValueError:
         return None
     zone = _zone(parts["zone"]) if parts["zone"] else BEIJING
+    if zone is None:
+        return None
     return naive.replace(tzinfo=zone).astimezone(BEIJING)
 
 
-def _zone(text: str) -> timezone:
+def _zone(text: str) -> timezone | None:
+    """The zone of ``Z``, ``+0800`` or ``-04:00``; None for an offset no place uses."""
     if text == "Z":
         return UTC
     digits = text[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > _MAX_OFFSET_HOURS or minutes > 59:
+        return None
+    offset = timedelta(hours=hours, minutes=minutes)
     return timezone(-offset if text[0] == "-" else offset)
+
+
+def date_strings(text: str, *, timed: bool) -> Iterator[str]:
+    """The dates in ``text`` as ``parse_published`` reads them, time and zone included: those
+    with a time of day (``timed``) or those without. A date written with an impossible time
+    is not a bare date, so the day of ``2026-05-11 24:61`` is never taken at midnight."""
+    for match in _DATE_TIME.finditer(text):
+        if (match["hour"] is not None) == timed:
+            yield match.group(0)
 
 
 def format_published(value: datetime) -> str:

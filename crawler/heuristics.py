@@ -13,18 +13,10 @@ from collections.abc import Iterator
 from lxml.html import HtmlElement
 from parsel import Selector
 
+from crawler.dates import date_strings
 from crawler.text import collapse_whitespace
 
 _NOT_TEXT = {"script", "style", "noscript", "template", "option", "select", "textarea"}
-_DATE_WITH_TIME = re.compile(
-    r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*\d{1,2}\s*[:：]\s*\d\d"
-    r"(?:\s*[:：]\s*\d\d)?"
-)
-_SPLIT_DATE_WITH_TIME = re.compile(
-    r"(?:19|20)\d\d\s*[-/.年\s]\s*\d{1,2}\s*[-/.月\s]\s*\d{1,2}\s*日?\s+\d{1,2}\s*[:：]\s*\d\d"
-    r"(?:\s*[:：]\s*\d\d)?"
-)
-_DATE_ONLY = re.compile(r"(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?")
 _SOURCE_LABEL = re.compile(r"(?:文章)?来源\s*[:：]")
 _BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main"}
 
@@ -62,13 +54,13 @@ def visible_date(selector: Selector) -> Iterator[str]:
     <span>22:27:02</span>``), then bare dates."""
     texts = _text_nodes(selector)
     for text in texts:
-        yield from (match.group(0) for match in _DATE_WITH_TIME.finditer(text))
+        yield from date_strings(text, timed=True)
     for element in selector.root.iter("div", "p", "span", "td", "li"):
         joined = " ".join(part.strip() for part in element.itertext() if part.strip())
         if len(joined) <= 80:
-            yield from (match.group(0) for match in _SPLIT_DATE_WITH_TIME.finditer(joined))
+            yield from date_strings(joined, timed=True)
     for text in texts:
-        yield from (match.group(0) for match in _DATE_ONLY.finditer(text))
+        yield from date_strings(text, timed=False)
 
 
 def visible_source(selector: Selector) -> Iterator[str]:

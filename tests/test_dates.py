@@ -2,7 +2,7 @@ from datetime import datetime
 
 import pytest
 
-from crawler.dates import BEIJING, format_published, parse_published
+from crawler.dates import BEIJING, date_strings, format_published, parse_published
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,46 @@ def test_parse_published_rejects(text):
 def test_format_published_is_beijing_time():
     value = datetime(2022, 5, 10, 16, 57, 30, tzinfo=BEIJING)
     assert format_published(value) == "2022-05-10 16:57:30 +0800"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-05-11 10:00:00+99:99",  # no such offset: the rule gives nothing, never a ValueError
+        "2026-05-11T10:00:00+2400",
+        "2026-05-11 10:00:00-23:99",
+        "2026-05-11 10:00:00+15:00",
+        "2026-05-11 24:61",  # impossible times are not read as midnight
+        "2026-05-11 10:00:60",
+        "2026年05月11日 24时00分",
+    ],
+)
+def test_parse_published_rejects_impossible_times_and_offsets(text):
+    assert parse_published(text) is None
+    assert parse_published(text, require_time=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-05-11T10:00:00+14:00", "2026-05-11 04:00:00"),  # Kiribati, the furthest east
+        ("2026-05-11T10:00:00-12:00", "2026-05-12 06:00:00"),
+        ("2026-05-11T10:00:00+05:45", "2026-05-11 12:15:00"),  # Nepal
+    ],
+)
+def test_parse_published_accepts_real_offsets(text, expected):
+    assert parse_published(text).strftime("%Y-%m-%d %H:%M:%S") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "timed", "expected"),
+    [
+        ("发布时间：2026-05-11 10:00:00+99:99 来源", True, ["2026-05-11 10:00:00+99:99"]),
+        ("2026-05-11 24:61", False, []),  # its day is not a bare date
+        ("2026-05-11 24:61", True, ["2026-05-11 24:61"]),
+        ("更新于2026年5月11日", False, ["2026年5月11日"]),
+        ("更新于2026年5月11日", True, []),
+    ],
+)
+def test_date_strings_keep_time_and_zone_with_their_date(text, timed, expected):
+    assert list(date_strings(text, timed=timed)) == expected

@@ -69,3 +69,13 @@ def test_visible_date_split_over_elements_keeps_its_seconds():
     )
     first = next(visible_date(page))
     assert parse_published(first).isoformat() == "2024-05-09T22:27:02+08:00"
+
+
+def test_visible_date_with_an_impossible_time_is_not_read_as_midnight():
+    from parsel import Selector
+
+    from crawler.dates import parse_published
+    from crawler.heuristics import visible_date
+
+    page = Selector(text="<p>发布时间：2026-05-11 24:61</p><p>更新：2026-05-11 10:00:00+99:99</p>")
+    assert not any(parse_published(text) for text in visible_date(page))
