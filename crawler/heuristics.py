@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from lxml.etree import _ElementUnicodeResult
 from lxml.html import HtmlElement
 from parsel import Selector
 
+from crawler.body import BLOCK_TAGS
 from crawler.dates import date_strings
 from crawler.text import collapse_whitespace
 
@@ -21,11 +23,11 @@ _SOURCE_LABEL = re.compile(r"(?:文章)?来源\s*[:：]")
 _BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main"}
 
 
-def _text_nodes(selector: Selector) -> list[str]:
+def _text_nodes(selector: Selector) -> list[_ElementUnicodeResult]:
     body = selector.css("body")
     root = body[0].root if body else selector.root
     return [
-        str(node)
+        node
         for node in root.xpath(".//text()")
         if str(node).strip()
         and node.getparent() is not None
@@ -64,16 +66,30 @@ def visible_date(selector: Selector) -> Iterator[str]:
 
 
 def visible_source(selector: Selector) -> Iterator[str]:
-    """``来源：X`` as the page shows it, the name possibly in the next text node (a link)."""
+    """``来源：X`` as the page shows it, the name possibly in the next text node (a link).
+
+    Only a text node on the label's line (in the same block) can be its name: after an
+    empty ``来源：`` the next text is some other line, often the headline.
+    """
     texts = _text_nodes(selector)
     for index, text in enumerate(texts):
         label = _SOURCE_LABEL.search(text)
         if label is None:
             continue
         rest = text[label.end() :].strip()
-        if not rest and index + 1 < len(texts):
+        if not rest and index + 1 < len(texts) and _block_of(texts[index + 1]) is _block_of(text):
             rest = texts[index + 1].strip()
         yield "来源：" + rest
+
+
+def _block_of(node: _ElementUnicodeResult) -> HtmlElement | None:
+    """The block (paragraph, div, cell, heading…) whose line shows a text node."""
+    element = node.getparent()
+    if node.is_tail:
+        element = element.getparent()
+    while element is not None and element.tag not in BLOCK_TAGS:
+        element = element.getparent()
+    return element
 
 
 def densest_block(selector: Selector) -> Iterator[HtmlElement]:

@@ -9,6 +9,7 @@ from conftest import FIXTURES, project_crawler
 from lxml.etree import tostring
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
+from test_hostile_input import xinhua_page
 
 from crawler.extraction import compile_query, parse_html
 from crawler.items import RawPage
@@ -116,3 +117,21 @@ def test_pages_parse_as_parsel_parses_them(text):
     else:
         assert tostring(parsed.root) == tostring(expected.root)
         assert parsed.root.base == expected.root.base
+
+
+XINHUA_URL = "http://www.news.cn/politics/20260601/0123456789abcdef0123456789abcdef/c.html"
+
+
+def test_empty_source_label_gives_no_source(stages):
+    article = extract(stages, XINHUA_URL, xinhua_page("空来源的文章标题", source=""), "xinhua")
+    assert article.title == "空来源的文章标题"
+    assert article.source is None
+
+
+@pytest.mark.parametrize("time_of_day", ["10:00:00+99:99", "10:00:00+2400", "10:00:00-23:99", "24:61"])
+def test_impossible_visible_time_falls_through_to_the_next_date_rule(stages, time_of_day):
+    page = xinhua_page("时区错误的文章").replace("10:00:00", time_of_day)
+    article = extract(stages, XINHUA_URL, page, "xinhua")
+    # the visible rules give nothing; <meta name="publishdate"> has the day, without a time
+    assert article.published.isoformat() == "2026-06-01T00:00:00+08:00"
+    assert article.provenance["published"].startswith("generic:")

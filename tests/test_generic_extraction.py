@@ -79,3 +79,26 @@ def test_visible_date_with_an_impossible_time_is_not_read_as_midnight():
 
     page = Selector(text="<p>发布时间：2026-05-11 24:61</p><p>更新：2026-05-11 10:00:00+99:99</p>")
     assert not any(parse_published(text) for text in visible_date(page))
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        # an empty label gives nothing: the next text is another line (here the headline)
+        ("<div class='source'>来源：\n</div><div><h1><span>桥梁合龙</span></h1></div>", []),
+        ("<p>来源：</p><p>大桥主跨今日合龙</p>", []),
+        ("<div class='info'>2024-05-09 <span>来源：</span></div><div>正文</div>", []),
+        # the name in a link or a span on the label's line is still the name
+        ("<span class='src'>来源：<a href='/'>光明日报</a></span><h1>桥梁合龙</h1>", ["光明日报"]),
+        ("<div class='info'><span>来源：</span><span>新华社</span></div>", ["新华社"]),
+        ("<p><em>来源：</em>示例晚报</p>", ["示例晚报"]),
+    ],
+)
+def test_visible_source_takes_a_name_from_the_label_line_only(markup, expected):
+    from parsel import Selector
+
+    from crawler.heuristics import visible_source
+    from crawler.text import clean_source
+
+    page = Selector(text=f"<html><body>{markup}</body></html>")
+    assert [name for name in map(clean_source, visible_source(page)) if name] == expected
