@@ -1,4 +1,4 @@
-"""The archive folder as a Jekyll site: config, layouts, home, by-date and category pages.
+"""The archive folder as a Jekyll site: config, layouts, home, by-date and category pages, feeds.
 
 Only what Jekyll itself ships is used (no plugins), so ``jekyll build`` works with any
 Jekyll 3.8+/4.x. Files are created when missing and never replaced: a user's edits to
@@ -17,7 +17,8 @@ from crawler.atomic import create_atomically
 from crawler.exporter import yaml_scalar
 
 TEMPLATE_DIR: Traversable = files("crawler") / "site_template"
-CATEGORY_TEMPLATE = "category.html.template"
+# Per category: its page (the posts' back link) and its Atom feed, by file suffix.
+CATEGORY_TEMPLATES = {".html": "category.html.template", ".xml": "category.xml.template"}
 
 
 class SiteScaffold:
@@ -35,26 +36,30 @@ class SiteScaffold:
             return []
         created = []
         for parts, source in sorted(_template_files(self.template_dir), key=lambda pair: pair[0]):
-            if source.name != CATEGORY_TEMPLATE:
+            if source.name not in CATEGORY_TEMPLATES.values():
                 target = self.archive_dir.joinpath(*parts)
                 if not target.exists() and create_atomically(target, source.read_bytes()):
                     created.append(target)
         self._site_checked = True
         return created
 
-    def ensure_category(self, slug: str, title: str) -> Path | None:
-        """Create ``category/<slug>.html`` (the posts' back link) if it is missing."""
+    def ensure_category(self, slug: str, title: str) -> list[Path]:
+        """Create ``category/<slug>.html`` and ``.xml`` (page and feed) that are missing."""
         if slug in self._categories:
-            return None
+            return []
         self._categories.add(slug)
-        target = self.archive_dir / "category" / f"{slug}.html"
-        if target.exists():
-            return None
-        template = (self.template_dir / CATEGORY_TEMPLATE).read_text(encoding="utf-8")
-        page = template.format(
-            category=yaml_scalar(slug), title=yaml_scalar(title, double_quoted=True)
-        )
-        return target if create_atomically(target, page.encode("utf-8")) else None
+        created = []
+        for suffix, template_name in CATEGORY_TEMPLATES.items():
+            target = self.archive_dir / "category" / f"{slug}{suffix}"
+            if target.exists():
+                continue
+            template = (self.template_dir / template_name).read_text(encoding="utf-8")
+            page = template.format(
+                category=yaml_scalar(slug), title=yaml_scalar(title, double_quoted=True)
+            )
+            if create_atomically(target, page.encode("utf-8")):
+                created.append(target)
+        return created
 
 
 def _template_files(

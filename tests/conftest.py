@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings
+from crawler.items import Article
 from crawler.replay import ReplayProxy
+from pipelines.archive import ArchivePipeline
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))  # the benchmarks package (site generator) is not installed
@@ -122,6 +124,16 @@ def project_crawler(spidercls: type[Spider] = Spider, **settings: Any) -> Crawle
         name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()
     }
     return get_crawler(spidercls, {**project, **settings})
+
+
+def write_archive(archive: Path, articles: Iterable[Article], **settings: Any) -> list[Path]:
+    """Archive ``articles`` into ``archive`` with the crawl's own writer, without a crawl."""
+    stage = ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(archive), **settings))
+    stage.open_spider()
+    try:
+        return [stage.write_article(article)[0] for article in articles]
+    finally:
+        stage.close_spider()
 
 
 def read_post(path: Path) -> tuple[dict, str]:

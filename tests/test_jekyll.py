@@ -4,13 +4,18 @@ which nothing from a crawled page can run. Runs in CI (which installs jekyll).""
 import re
 import shutil
 import subprocess
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
+import feedparser
 import pytest
-from conftest import DEMO_SITE, FIXTURES, read_post, require, run_scrapy
+from conftest import DEMO_SITE, FIXTURES, read_post, require, run_scrapy, write_archive
 
+from crawler.dates import BEIJING, format_published
+from crawler.items import Article
 from crawler.jekyll import SiteScaffold
 
 JEKYLL = shutil.which("jekyll")
@@ -29,6 +34,7 @@ class Page(HTMLParser):
     def __init__(self, html: str):
         super().__init__()
         self.links: list[str] = []
+        self.feeds: list[str] = []
         self.sources: list[str] = []
         self.scripts = 0
         self.handlers: list[str] = []
@@ -45,6 +51,8 @@ class Page(HTMLParser):
         self.handlers += [name for name in attributes if name.startswith("on")]
         if tag == "a" and attributes.get("href"):
             self.links.append(attributes["href"])
+        if tag == "link" and attributes.get("type") == "application/atom+xml":
+            self.feeds.append(attributes.get("href") or "")
         if tag == "img":
             self.sources.append(attributes.get("src") or "")
 
@@ -53,6 +61,7 @@ class Page(HTMLParser):
 
 
 def build(archive: Path) -> subprocess.CompletedProcess[str]:
+    assert JEKYLL is not None
     result = subprocess.run(
         [JEKYLL, "build", "--source", str(archive), "--destination", str(archive / "_site")],
         capture_output=True,
@@ -194,6 +203,145 @@ def test_user_edits_to_site_files_are_kept(tmp_path):
     (archive / "category").mkdir()
     (archive / "category" / "xinhuawang.html").write_text("mine", encoding="utf-8")
     again = SiteScaffold(archive)
-    assert again.ensure_site() == [] and again.ensure_category("xinhuawang", "新华网新闻") is None
+    assert again.ensure_site() == [] and again.ensure_category("xinhuawang", "新华网新闻") == [
+        archive / "category" / "xinhuawang.xml"  # the feed was missing, the page is kept
+    ]
     assert (archive / "_config.yml").read_text(encoding="utf-8") == "title: 我的档案\n"
     assert (archive / "category" / "xinhuawang.html").read_text(encoding="utf-8") == "mine"
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def atom_problems(xml: bytes) -> list[str]:
+    """What RFC 4287 requires of a feed and of its entries that ``xml`` lacks."""
+    feed = ElementTree.fromstring(xml)
+    if feed.tag != f"{ATOM}feed":
+        return [f"the root is {feed.tag}"]
+    problems = []
+    entries = feed.findall(f"{ATOM}entry")
+    for where, element in [("feed", feed), *((f"entry {n}", e) for n, e in enumerate(entries))]:
+        for name in ("id", "title", "updated"):
+            if len(element.findall(f"{ATOM}{name}")) != 1:
+                problems.append(f"{where}: not one <{name}>")
+        for ident in element.findall(f"{ATOM}id"):
+            if not urlsplit(ident.text or "").scheme:
+                problems.append(f"{where}: relative id {ident.text!r}")
+        for stamp in element.findall(f"{ATOM}updated") + element.findall(f"{ATOM}published"):
+            if not RFC3339.fullmatch(stamp.text or ""):
+                problems.append(f"{where}: not an RFC 3339 date {stamp.text!r}")
+        rels = [link.get("rel", "alternate") for link in element.findall(f"{ATOM}link")]
+        if "alternate" not in rels or (where == "feed" and "self" not in rels):
+            problems.append(f"{where}: links {rels}")
+    if feed.find(f"{ATOM}author") is None:
+        problems += [
+            f"entry {n}: no author" for n, e in enumerate(entries) if e.find(f"{ATOM}author") is None
+        ]
+    return problems
+
+
+def parsed_feed(path: Path) -> feedparser.FeedParserDict:
+    xml = path.read_bytes()
+    assert atom_problems(xml) == []
+    feed = feedparser.parse(xml)
+    assert not feed.bozo and feed.version == "atom10", feed.get("bozo_exception")
+    return feed
+
+
+def text_of(html: str) -> str:
+    return "".join(Page(html).text)
+
+
+def test_feed_has_every_post_newest_first(built_site):
+    feed = parsed_feed(built_site / "_site" / "feed.xml")
+    posts = {read_post(p)[0]["source_url"]: p for p in (built_site / "_posts").rglob("*.md")}
+    assert feed.feed.title == "新闻档案"
+    assert [entry.id for entry in feed.entries] == sorted(
+        posts, key=lambda url: read_post(posts[url])[0]["date"], reverse=True
+    )
+    for entry in feed.entries:
+        meta, body = read_post(posts[entry.id])
+        assert entry.title == meta["title"]
+        assert format_published(datetime.fromisoformat(entry.published)) == meta["date"]
+        assert entry.updated == entry.published
+        assert entry.link == "/" + built_post(built_site, posts[entry.id]).relative_to(
+            built_site / "_site"
+        ).as_posix()
+        assert entry.author == meta.get("author", meta["source"])
+        assert entry.tags[0].term == meta["categories"]
+        (content,) = entry.content
+        assert content.type == "text/html"
+        first = text_of(body.split("\n")[0])
+        assert first and first in text_of(content.value)
+
+
+def test_feed_bodies_stay_inert_text(built_site):
+    feed = parsed_feed(built_site / "_site" / "feed.xml")
+    (entry,) = [e for e in feed.entries if "aaaa0000bbbb1111cccc2222dddd3333" in e.id]
+    assert entry.title == "{{ site.title }} 与 {% include nav.html %} 的“标题”: #1 --- *星号*"
+    text = text_of(entry.content[0].value)
+    assert "{{ page.path }}" in text and "{%- assign x = 1 -%}" in text
+    assert "<script>alert(7)</script>" in text and "最后一段正常结束" in text
+
+
+def test_each_category_has_its_feed(built_site):
+    by_category: dict[str, set[str]] = {}
+    for post in (built_site / "_posts").rglob("*.md"):
+        meta, _ = read_post(post)
+        by_category.setdefault(meta["categories"], set()).add(meta["source_url"])
+    assert len(by_category) == 3
+    for category, urls in by_category.items():
+        feed = parsed_feed(built_site / "_site" / "category" / f"{category}.xml")
+        assert {entry.id for entry in feed.entries} == urls
+        assert feed.feed.title.endswith(" - 新闻档案")
+        assert feed.feed.id == f"urn:xinhua-archiver:category:{category}.xml"
+
+
+def test_pages_link_their_feeds(built_site):
+    site = built_site / "_site"
+    post = next((built_site / "_posts").rglob("*.md"))
+    category = read_post(post)[0]["categories"]
+    expected = {
+        site / "index.html": ["/feed.xml"],
+        site / "archive.html": ["/feed.xml"],
+        site / "category" / f"{category}.html": ["/feed.xml", f"/category/{category}.xml"],
+        built_post(built_site, post): ["/feed.xml", f"/category/{category}.xml"],
+    }
+    for page, feeds in expected.items():
+        assert Page(page.read_text(encoding="utf-8")).feeds == feeds, page
+        assert all(resolve(site, page, href).is_file() for href in feeds)
+
+
+def test_feed_holds_the_latest_50_with_absolute_links(tmp_path):
+    require(JEKYLL is not None, "jekyll is not installed (apt-get install -y jekyll)")
+    archive = tmp_path / "archive"
+    first = datetime(2026, 3, 1, 8, 0, tzinfo=BEIJING)
+    articles = [
+        Article(
+            url=f"http://www.news.cn/local/202603/c_{n:04d}.htm",
+            site="xinhua",
+            article_id=f"c_{n:04d}",
+            title=f"第{n}篇 <&> 报道",
+            published=first + timedelta(hours=n),
+            source="新华网",
+            paragraphs=[f"<p>第{n}篇正文。</p>"],
+            category="xinhuawang",
+            tag="新华网新闻",
+        )
+        for n in range(51)
+    ]
+    write_archive(archive, articles, ARCHIVE_CATALOG=False, ARCHIVE_IMAGES=False)
+    with (archive / "_config.yml").open("a", encoding="utf-8") as config:
+        config.write("url: https://news.example.org\n")
+    build(archive)
+    for path in ("feed.xml", "category/xinhuawang.xml"):
+        feed = parsed_feed(archive / "_site" / path)
+        assert feed.feed.id == f"https://news.example.org/{path}"
+        assert [e.title for e in feed.entries] == [f"第{n}篇 <&> 报道" for n in range(50, 0, -1)]
+        assert feed.entries[0].link == "https://news.example.org/xinhuawang/2026/03/03/c_0050.html"
+        assert {link.rel: link.href for link in feed.feed.links} == {
+            "self": f"https://news.example.org/{path}",
+            "alternate": "https://news.example.org/"
+            + ("category/xinhuawang.html" if "category" in path else ""),
+        }
