@@ -132,10 +132,15 @@ def _markdown_text(text: str) -> str:
 
 def read_front_matter(post: bytes) -> dict[str, Any]:
     """The front matter of an archived post (raises ValueError when it has none or it is bad)."""
+    return read_post(post)[0]
+
+
+def read_post(post: bytes) -> tuple[dict[str, Any], str]:
+    """The front matter and the body of an archived post (ValueError as for the front matter)."""
     text = post.decode("utf-8")
     if not text.startswith("---\n"):
         raise ValueError("no front matter")
-    head, separator, _ = text[4:].partition("\n---\n")
+    head, separator, body = text[4:].partition("\n---\n")
     if not separator:
         raise ValueError("unterminated front matter")
     try:
@@ -144,4 +149,4 @@ def read_front_matter(post: bytes) -> dict[str, Any]:
         raise ValueError(f"bad front matter: {exc}") from exc
     if not isinstance(meta, dict):
         raise ValueError("front matter is not a mapping")
-    return meta
+    return meta, body
