@@ -7,6 +7,9 @@ and writes the summary as JSON to ``RUN_SUMMARY_FILE`` when that is set.
 
 A run fails when it archived nothing and hit errors (every fetch failed, the archive
 is unwritable …) or when it could not run at all (``finish_reason`` names the cause).
+The JSON file is replaced atomically at the end of every run, failed ones included, and
+by the commands when a run cannot even start, so a stale ``"ok"`` never outlives a
+failure that cron should see.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.extensions.logstats import LogStats
+from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
 from crawler.atomic import write_atomically
@@ -26,7 +30,13 @@ from crawler.atomic import write_atomically
 logger = logging.getLogger(__name__)
 OUTCOMES = ("new", "updated", "unchanged", "moved")
 # finish reasons that mean the crawl did not do its job
-FAILED_REASONS = {"archive_locked", "archive_unwritable"}
+FAILED_REASONS = {
+    "archive_locked",
+    "archive_unwritable",
+    "archive_dir_empty",  # refused by the command (crawler/commands)
+    "redis_unavailable",  # the shared frontier is gone (crawler/distributed.py)
+    "startup_failed",  # the crawl could not start (an error, logged)
+}
 
 
 def run_summary(stats: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +102,24 @@ class RunSummary:
         level = logging.ERROR if summary["status"] == "failed" else logging.INFO
         logger.log(level, "Run %s: %s", summary["status"], format_summary(summary))
         if self.summary_file is not None:
-            data = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"
-            write_atomically(self.summary_file, data.encode("utf-8"))
+            write_summary(self.summary_file, summary)
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """Replace ``path`` with the summary as JSON, atomically; one error line if it cannot."""
+    data = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"
+    try:
+        write_atomically(path, data.encode("utf-8"))
+    except OSError as exc:
+        logger.error("Run summary %s not written: %s", path, exc.strerror or exc)
+
+
+def write_failed_start(settings: BaseSettings, reason: str) -> None:
+    """The summary of a run that could not start (``finish_reason`` = ``reason``), written
+    to ``RUN_SUMMARY_FILE`` when that is set."""
+    path = settings.get("RUN_SUMMARY_FILE")
+    if path:
+        write_summary(Path(path), run_summary({"finish_reason": reason}))
 
 
 class ArchiveProgress(LogStats):

@@ -303,3 +303,42 @@ def test_reindex_reports_unreadable_posts(tmp_path, broken):
     bad.write_text(broken)
     result = run_scrapy("reindex", "-s", f"ARCHIVE_DIR={tmp_path / 'archive'}")
     assert result.returncode == 1 and "2025-01-01-x.md" in result.stderr
+
+
+STALE_OK = '{"status": "ok"}\n'
+
+
+@pytest.mark.parametrize("command", [["crawl", "xinhua"], ["scrape", "http://www.news.cn/x.htm"]])
+@pytest.mark.parametrize("archive_dir", ["", "  "])
+def test_empty_archive_dir_is_refused_before_anything_is_written(
+    tmp_path, monkeypatch, command, archive_dir
+):
+    work = tmp_path / "work"  # the current folder, where an empty path would write
+    work.mkdir()
+    summary = tmp_path / "summary.json"
+    summary.write_text(STALE_OK)
+    monkeypatch.setenv("SCRAPY_SETTINGS_MODULE", "crawler.settings")  # a project run from work/
+    result = run_scrapy(
+        *command, "-s", f"ARCHIVE_DIR={archive_dir}", "-s", f"RUN_SUMMARY_FILE={summary}", cwd=work
+    )
+    assert result.returncode == 2
+    assert "error: ARCHIVE_DIR is empty" in result.stderr
+    assert list(work.iterdir()) == []
+    assert json.loads(summary.read_text())["finish_reason"] == "archive_dir_empty"
+    assert json.loads(summary.read_text())["status"] == "failed"
+
+
+def test_a_crawl_that_cannot_start_rewrites_a_stale_summary(tmp_path, replay):
+    urls = generate(tmp_path / "site", 3)
+    summary = tmp_path / "summary.json"
+    summary.write_text(STALE_OK)
+    result = run_scrapy(
+        *crawl_args(tmp_path / "archive", urls, "-s", f"RUN_SUMMARY_FILE={summary}"),
+        "-s",
+        'ITEM_PIPELINES={"pipelines.missing.Pipeline": 100}',  # a component that cannot load
+        proxy=replay(tmp_path / "site"),
+        tracebacks_ok=True,  # a broken setting is a bug of its author: the traceback says where
+    )
+    assert result.returncode == 1
+    written = json.loads(summary.read_text())
+    assert (written["status"], written["finish_reason"]) == ("failed", "startup_failed")

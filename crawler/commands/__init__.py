@@ -2,7 +2,10 @@
 
 from typing import Any
 
+from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+
+from crawler.summary import write_failed_start
 
 
 def prefer_settings(settings: BaseSettings, values: dict[str, Any]) -> None:
@@ -14,3 +17,13 @@ def prefer_settings(settings: BaseSettings, values: dict[str, Any]) -> None:
     for name, value in values.items():
         if settings.getpriority(name) < SETTINGS_PRIORITIES["cmdline"]:
             settings.set(name, value, priority="cmdline")
+
+
+def require_archive_dir(settings: BaseSettings) -> None:
+    """A usage error for an empty or blank ``ARCHIVE_DIR``, before anything is written: it
+    would mean the current folder, where the archive's files would land among others.
+    ``RUN_SUMMARY_FILE``, when set, says that the run failed."""
+    if str(settings.get("ARCHIVE_DIR") or "").strip():
+        return
+    write_failed_start(settings, "archive_dir_empty")
+    raise UsageError("ARCHIVE_DIR is empty: name the archive's folder, e.g. -s ARCHIVE_DIR=archive")

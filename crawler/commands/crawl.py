@@ -7,25 +7,32 @@ import argparse
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler.commands import require_archive_dir
+from crawler.summary import write_failed_start
+
 
 class Command(ScrapyCrawlCommand):
     def long_desc(self) -> str:
         return (
             "Run a spider. Exits with status 1 when the run archived nothing and hit errors, "
-            "could not run (archive locked by another run), or failed its end-of-run monitors "
-            "(crawler/monitors.py); see RUN_SUMMARY_FILE."
+            "could not run (archive locked by another run, Redis unreachable), or failed its "
+            "end-of-run monitors (crawler/monitors.py); see RUN_SUMMARY_FILE."
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give exactly one spider name (scrapy list shows them)")
-        assert self.crawler_process is not None
+        assert self.crawler_process is not None and self.settings is not None
+        require_archive_dir(self.settings)
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
+        # Scrapy's sanctioned read of a crawler that may never have started: None then.
+        stats = crawler._stats.get_stats() if crawler._stats is not None else {}
         if self.crawler_process.bootstrap_failed:
+            if "run/status" not in stats:  # it never reached its end-of-run summary
+                write_failed_start(crawler.settings, "startup_failed")
             self.exitcode = 1
             return
-        stats = crawler.stats.get_stats() if crawler.stats else {}
         if stats.get("run/status") == "failed" or stats.get("monitors/failed"):
             self.exitcode = 1

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.commands import prefer_settings
+from crawler.commands import prefer_settings, require_archive_dir
 from crawler.replay import ReplayProxy
 from crawler.summary import format_summary, run_summary
 
@@ -46,6 +46,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.crawler_process is not None and self.settings is not None
+        require_archive_dir(self.settings)
         start_urls = (DEMO_SITE / "start_urls.txt").read_text(encoding="utf-8").split()
         proxy = ReplayProxy(DEMO_SITE).start()
         # Scrapy's HttpProxyMiddleware reads the standard variables when the crawler starts.

@@ -12,7 +12,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 from w3lib.url import safe_url_string
 
-from crawler.commands import prefer_settings
+from crawler.commands import prefer_settings, require_archive_dir
 
 
 class ScrapeReport:
@@ -93,7 +93,8 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("give at least one article URL")
-        assert self.crawler_process is not None
+        assert self.crawler_process is not None and self.settings is not None
+        require_archive_dir(self.settings)
         report = ScrapeReport(args)
         crawler = self.crawler_process.create_crawler("urls")
         report.connect(crawler)
