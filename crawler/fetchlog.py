@@ -44,7 +44,8 @@ class _HostFailureFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, dict) else None
-        if args is None or "request" not in args:
+        # Retries on the way are DEBUG lines: only failures reach a warning's level.
+        if args is None or "request" not in args or record.levelno < logging.WARNING:
             return True
         request = args["request"]
         host = _host(request)
