@@ -66,7 +66,7 @@ DOWNLOADER_MIDDLEWARES = {
 STATS_CLASS = "crawler.lean.LeanStatsCollector"
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
-    "crawler.summary.ArchiveProgress": 0,
+    "crawler.progress.CrawlProgress": 0,  # a live line on a terminal, else the periodic one
     "crawler.fetchlog.HostFailureLog": 0,
     "crawler.fetchlog.HostFailureLog": 0,
     "crawler.lock.ArchiveLock": 100,
@@ -77,6 +77,10 @@ EXTENSIONS = {
     "crawler.monitors.CloseMonitorRunner": 530,
 }
 RUN_SUMMARY_FILE = None  # also write the run summary as JSON here
+# --- Progress (crawler/progress.py): on a terminal one live line, refreshed every interval;
+# in cron, under Scrapyd or with a LOG_FILE the periodic stats line (LOGSTATS_INTERVAL).
+PROGRESS_ENABLED = True
+PROGRESS_INTERVAL = 0.5  # seconds
 # --- End-of-run monitors (crawler/monitors.py, Spidermon).
 SPIDERMON_ENABLED = True
 SPIDERMON_SPIDER_CLOSE_MONITORS = ["crawler.monitors.CloseMonitors"]

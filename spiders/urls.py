@@ -27,6 +27,11 @@ class UrlsSpider(ArticleSpider):
         self.urls = [url.strip() for url in given if url.strip()]
         self.failures: dict[str, str] = {}
 
+    @property
+    def expected_articles(self) -> int:
+        """Each URL ends as one article, archived or not: the progress line's total."""
+        return len(self.urls)
+
     async def start(self) -> AsyncIterator[Request]:
         for url in self.urls:
             # The requested URL as given: the report to the user is keyed by it.
