@@ -33,10 +33,6 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # warning, not an error (crawler/fetchlog.py tells each failing host once).
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 FETCH_FAILURE_LOG_ONCE = True
-# A request that still fails after its retries is reported by the spider that sent it: a
-# warning, not an error (crawler/fetchlog.py tells each failing host once).
-RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
-FETCH_FAILURE_LOG_ONCE = True
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 # No remote consoles on unattended crawlers: both execute code sent to them.
@@ -67,7 +63,6 @@ STATS_CLASS = "crawler.lean.LeanStatsCollector"
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.progress.CrawlProgress": 0,  # a live line on a terminal, else the periodic one
-    "crawler.fetchlog.HostFailureLog": 0,
     "crawler.fetchlog.HostFailureLog": 0,
     "crawler.lock.ArchiveLock": 100,
     "crawler.extensions.FieldHealthReport": 500,
