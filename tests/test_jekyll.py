@@ -236,7 +236,9 @@ def atom_problems(xml: bytes) -> list[str]:
             problems.append(f"{where}: links {rels}")
     if feed.find(f"{ATOM}author") is None:
         problems += [
-            f"entry {n}: no author" for n, e in enumerate(entries) if e.find(f"{ATOM}author") is None
+            f"entry {n}: no author"
+            for n, e in enumerate(entries)
+            if e.find(f"{ATOM}author") is None
         ]
     return problems
 
@@ -265,9 +267,8 @@ def test_feed_has_every_post_newest_first(built_site):
         assert entry.title == meta["title"]
         assert format_published(datetime.fromisoformat(entry.published)) == meta["date"]
         assert entry.updated == entry.published
-        assert entry.link == "/" + built_post(built_site, posts[entry.id]).relative_to(
-            built_site / "_site"
-        ).as_posix()
+        page = built_post(built_site, posts[entry.id]).relative_to(built_site / "_site")
+        assert entry.link == f"/{page.as_posix()}"
         assert entry.author == meta.get("author", meta["source"])
         assert entry.tags[0].term == meta["categories"]
         (content,) = entry.content
