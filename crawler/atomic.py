@@ -10,23 +10,49 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+class OutsideArchive(OSError):
+    """A path leads out of the archive's real folder (a symbolic link inside it, ``..``)."""
+
+
+def inside(root: Path, path: Path) -> Path:
+    """``path``, once checked to resolve inside ``root``'s real folder (symbolic links
+    followed, missing parts taken as they are named); raises :class:`OutsideArchive`.
+
+    A link planted in the archive (``_posts/2026 -> /etc``) must not carry a write, a
+    move or a delete outside it; ``root`` itself may be a link (an archive on another disk).
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if os.path.commonpath((real_root, real)) != real_root:
+        raise OutsideArchive(f"{path} leads out of the archive (to {real}): refused")
+    return path
+
+
 def write_atomically(
-    path: Path, data: bytes, *, fsync: bool = True, make_parents: bool = True
+    path: Path,
+    data: bytes,
+    *,
+    fsync: bool = True,
+    make_parents: bool = True,
+    root: Path | None = None,
 ) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    with replaced_atomically(path, fsync=fsync, make_parents=make_parents) as file:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
+    With ``root``, ``path`` must stay inside it (see :func:`inside`)."""
+    with replaced_atomically(path, fsync=fsync, make_parents=make_parents, root=root) as file:
         file.write(data)
 
 
 @contextmanager
 def replaced_atomically(
-    path: Path, *, fsync: bool = True, make_parents: bool = True
+    path: Path, *, fsync: bool = True, make_parents: bool = True, root: Path | None = None
 ) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into, streamed; renamed over ``path``
-    when the block ends, removed if it raises.
+    when the block ends, removed if it raises. With ``root``, ``path`` must stay inside it.
 
     The temporary name starts with a dot so that Jekyll and globbing readers skip it.
     """
+    if root is not None:
+        inside(root, path)
     if make_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -43,14 +69,14 @@ def replaced_atomically(
         raise
 
 
-def create_atomically(path: Path, data: bytes) -> bool:
+def create_atomically(path: Path, data: bytes, *, root: Path) -> bool:
     """Create ``path`` with ``data`` unless it exists; never replaces a file. Returns True
-    when this call created it.
+    when this call created it. ``path`` must stay inside ``root`` (see :func:`inside`).
 
     The content is complete before the name appears (a hard link of a finished
     temporary file), and the link fails if someone else created the file first.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    inside(root, path).parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     temporary.write_bytes(data)
     try:

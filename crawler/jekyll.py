@@ -38,7 +38,9 @@ class SiteScaffold:
         for parts, source in sorted(_template_files(self.template_dir), key=lambda pair: pair[0]):
             if source.name not in CATEGORY_TEMPLATES.values():
                 target = self.archive_dir.joinpath(*parts)
-                if not target.exists() and create_atomically(target, source.read_bytes()):
+                if not target.exists() and create_atomically(
+                    target, source.read_bytes(), root=self.archive_dir
+                ):
                     created.append(target)
         self._site_checked = True
         return created
@@ -57,7 +59,7 @@ class SiteScaffold:
             page = template.format(
                 category=yaml_scalar(slug), title=yaml_scalar(title, double_quoted=True)
             )
-            if create_atomically(target, page.encode("utf-8")):
+            if create_atomically(target, page.encode("utf-8"), root=self.archive_dir):
                 created.append(target)
         return created
 

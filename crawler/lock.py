@@ -10,9 +10,11 @@ the ``crawl`` command exits non-zero.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import stat
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.atomic import OutsideArchive
 from crawler.dates import BEIJING
 
 logger = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ def acquire(archive_dir: Path, wait: float, *, shared: bool = False) -> IO[str]:
     single-process run, which takes it exclusively, waits for all of them (or they for it).
     """
     archive_dir.mkdir(parents=True, exist_ok=True)
-    handle = (archive_dir / LOCK_FILE).open("a+", encoding="utf-8")
+    handle = _open_lock_file(archive_dir / LOCK_FILE)
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -64,7 +67,28 @@ def acquire(archive_dir: Path, wait: float, *, shared: bool = False) -> IO[str]:
     return handle
 
 
+def _open_lock_file(path: Path) -> IO[str]:
+    """The lock file, created if missing. A symbolic link, or a file with other hard links,
+    is refused (:class:`OutsideArchive`): the holder's name is written into the lock file,
+    and a planted ``.lock`` must not make a run overwrite the file it leads to."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutsideArchive(f"{path} is a symbolic link: refused") from None
+        raise
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(descriptor)
+        raise OutsideArchive(f"{path} is not a file of the archive's own: refused")
+    return os.fdopen(descriptor, "a+", encoding="utf-8")
+
+
 class ArchiveLock:
+    """Takes the archive's lock when the spider opens and gives it back when it closes; a run
+    that cannot take it stops (finish reason ``archive_locked`` or ``archive_unwritable``)."""
+
     def __init__(self, crawler: Crawler, archive_dir: Path, wait: float, *, shared: bool = False):
         self.crawler = crawler
         self.archive_dir = archive_dir
@@ -91,8 +115,9 @@ class ArchiveLock:
         try:
             self.handle = acquire(self.archive_dir, self.wait, shared=self.shared)
         except OSError as exc:
-            # The archive pipeline reports an unwritable archive and stops the run.
+            # Not crawling unlocked; an unwritable archive is also reported by the pipeline.
             logger.error("Archive %s cannot be locked: %s", self.archive_dir, exc.strerror or exc)
+            self._close_spider("archive_unwritable")
             return
         except ArchiveBusy as busy:
             logger.error(
@@ -101,8 +126,11 @@ class ArchiveLock:
                 self.archive_dir,
                 busy,
             )
-            assert self.crawler.engine is not None
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_locked"))
+            self._close_spider("archive_locked")
+
+    def _close_spider(self, reason: str) -> None:
+        assert self.crawler.engine is not None
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     def spider_closed(self) -> None:
         if self.handle is not None:
