@@ -25,7 +25,6 @@ from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_fro
 from crawler.dates import parse_published
 from crawler.heuristics import densest_block, headline, visible_date, visible_source
 from crawler.items import Article, RawPage
-from crawler.paths import article_id_from_url
 from crawler.profiles import FieldRule, SiteProfile
 from crawler.text import (
     author_from_text,
@@ -249,7 +248,9 @@ class ArticleExtractor:
             url=raw.url,
             request_url=raw.request_url or raw.url,
             site=self.profile.name,
-            article_id=self.profile.article_id(raw.url) or article_id_from_url(raw.url),
+            article_id=self.profile.page_article_id(raw.url),
+            post_prefix=self.profile.post_prefix,
+            identity_host=self.profile.identity_host(raw.url),
             missing_pages=list(raw.missing_pages),
         )
         found = {

@@ -41,6 +41,11 @@ class Article:
     site: str
     article_id: str
     request_url: str = ""
+    # The file name's part between the date and the ID (the profile's ``post_prefix``).
+    post_prefix: str = ""
+    # Set when the ID is unique only on its host (``host_in_article_id``): the page's host.
+    # No article of another host may replace this one's file.
+    identity_host: str = ""
     title: str | None = None
     published: datetime | None = None
     source: str | None = None

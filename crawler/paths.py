@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from crawler.dates import BEIJING
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_MAX_ID = 80
+_SAFE_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{_MAX_ID}}}$")
 _URL_SEGMENT_ID = re.compile(r"^(?=.*\d)[A-Za-z0-9_-]{4,80}$")
 _GENERIC_NAMES = {"index", "c", "content", "article", "detail", "default", "news", "show", "page"}
 
@@ -40,16 +41,34 @@ def article_id_from_url(url: str) -> str:
     return "u" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:16]
 
 
-def article_path(archive_dir: Path, published: datetime, article_id: str) -> Path:
-    """``<archive>/_posts/YYYY/MM/DD/YYYY-MM-DD-<id>.md``, dated in Beijing time."""
+def host_article_id(url: str, article_id: str) -> str:
+    """``<host>-<id>`` (``www-site-a-org-content_12345``): the ID of a page read by rules that
+    serve every site (the generic reader), whose own ID is unique only on its host.
+
+    The host's dots and any other character unsafe in a file name become ``-``. When host
+    and ID together are too long for an ID, the host is cut and the ID replaced by ``u`` and
+    16 hex digits of the URL's SHA-1.
+    """
+    host = (urlsplit(url).hostname or "").lower()  # Scrapy's URLs hold IDNA (ASCII) names
+    slug = re.sub(r"[^a-z0-9-]+", "-", host).strip("-") or "nohost"
+    combined = f"{slug}-{article_id}"
+    if len(combined) <= _MAX_ID:
+        return combined
+    digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:16]
+    return f"{slug[: _MAX_ID - 18]}-u{digest}"
+
+
+def article_path(archive_dir: Path, published: datetime, article_id: str, prefix: str = "") -> Path:
+    """``<archive>/_posts/YYYY/MM/DD/YYYY-MM-DD-[<prefix>-]<id>.md``, dated in Beijing time.
+
+    ``prefix`` (the site profile's ``post_prefix``) keeps apart articles of two sites that
+    happen to share an ID and a day.
+    """
     if not is_safe_article_id(article_id):
         raise ValueError(f"unsafe article ID {article_id!r}")
+    if prefix and not is_safe_article_id(prefix):
+        raise ValueError(f"unsafe file name prefix {prefix!r}")
     day = published.astimezone(BEIJING)
-    return (
-        archive_dir
-        / "_posts"
-        / f"{day:%Y}"
-        / f"{day:%m}"
-        / f"{day:%d}"
-        / f"{day:%Y-%m-%d}-{article_id}.md"
-    )
+    name = f"{prefix}-{article_id}" if prefix else article_id
+    folder = archive_dir / "_posts" / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
+    return folder / f"{day:%Y-%m-%d}-{name}.md"

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from crawler import yamlio
+from crawler.paths import article_id_from_url, host_article_id, is_safe_article_id
 
 GENERIC = "generic"
 FIELDS = ("title", "published", "source", "author", "editor", "body")
@@ -90,6 +91,12 @@ class SiteProfile:
     page_number: re.Pattern[str] | None = None  # the list page's number: group "page"
     max_list_pages: int = 10
     trailing_drop_lines: tuple[re.Pattern[str], ...] = ()
+    # What an article's file is named after its date (key ``post_prefix``: the profile's
+    # name unless the profile says otherwise): articles of two sites never share a file.
+    post_prefix: str = ""
+    # The page's host is part of the article ID (key ``host_in_article_id``): for rules that
+    # read every site, where an ID is unique only on its host.
+    host_in_article_id: bool = False
 
     def claims(self, url: str) -> bool:
         """True when the URL's host is one of the profile's domains or a subdomain of one."""
@@ -108,6 +115,18 @@ class SiteProfile:
             if match:
                 return match.group("id")
         return None
+
+    def page_article_id(self, url: str) -> str:
+        """The ID of the article at ``url``, read with this profile: the site's own ID,
+        else one made from the URL (:func:`article_id_from_url`); prefixed with the host
+        when the profile says so (:func:`host_article_id`)."""
+        article_id = self.article_id(url) or article_id_from_url(url)
+        return host_article_id(url, article_id) if self.host_in_article_id else article_id
+
+    def identity_host(self, url: str) -> str:
+        """The host that belongs to the identity of the article at ``url`` (with
+        ``host_in_article_id``), else ""."""
+        return (urlsplit(url).hostname or "").lower() if self.host_in_article_id else ""
 
     def is_list_page(self, url: str) -> bool:
         return any(pattern.search(url) for pattern in self.list_urls)
@@ -248,7 +267,17 @@ def _build_profile(data: dict[str, Any], generic: SiteProfile | None) -> SitePro
         max_list_pages=int(data.get("max_list_pages", 10)),
         trailing_drop_lines=_patterns(data.get("trailing_drop_lines", ()))
         + (generic.trailing_drop_lines if generic and name != GENERIC else ()),
+        post_prefix=_post_prefix(data.get("post_prefix", name)),
+        host_in_article_id=bool(data.get("host_in_article_id", False)),
     )
+
+
+def _post_prefix(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not is_safe_article_id(value):
+        raise KeyError(f"post_prefix {value!r}: ASCII letters, digits, _ and - only, or empty")
+    return value
 
 
 def _patterns(values: Iterable[str]) -> tuple[re.Pattern[str], ...]:

@@ -13,6 +13,15 @@ _TRACKING = re.compile(
 )
 
 
+def is_http_url(url: str) -> bool:
+    """Whether ``url`` is an absolute http(s) URL with a host: the only kind that is fetched
+    and archived (not ``file:``, ``ftp:``, a bare path or a port out of range)."""
+    if canonical_url(url) is None:
+        return False
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.hostname)
+
+
 def canonical_url(url: str) -> str | None:
     """``url`` without its fragment, tracking parameters and default port, host lowercased;
     None when it is malformed (a port out of range, a broken IPv6 host)."""

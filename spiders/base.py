@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 from scrapy import Request, Selector, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    ResponseDataLossError,
+)
 from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.response import response_status_message
 from twisted.python.failure import Failure
 
 from crawler.encoding import page_text
-from crawler.items import PageSnapshot, RawPage
+from crawler.items import HttpExchange, PageSnapshot, RawPage
 from crawler.middlewares import CONTINUATION_META
 from crawler.profiles import GENERIC, SiteProfile, SiteProfiles
 
@@ -42,11 +53,12 @@ class ArticleSpider(Spider):
         )
 
     def parse_article(self, response: Response, site: str) -> Iterator[RawPage | Request]:
+        redirects = response.meta.get("redirect_urls") or [response.url]
         if not isinstance(response, TextResponse):
             self._count("fetch/not_text")
-            self.logger.warning("Not an HTML page, skipped: %s", response.url)
+            content_type = response.headers.get(b"Content-Type", b"none").decode("latin-1")
+            self.article_lost(redirects[0], f"not an HTML page: Content-Type {content_type}")
             return
-        redirects = response.meta.get("redirect_urls") or [response.url]
         if not self.profiles[site].claims(response.url) and site != GENERIC:
             landed = self.site_after_redirect(response.url)
             if landed is None:
@@ -58,13 +70,7 @@ class ArticleSpider(Spider):
                 )
                 return
             site = landed
-        page = RawPage(
-            url=response.url,
-            html=page_text(response),
-            site=site,
-            headers=_headers(response),
-            request_url=redirects[0],
-        )
+        page = raw_page(response, site, redirects[0])
         yield self._next_page_or_item(page, self._continuation_urls(response, page))
 
     def site_after_redirect(self, url: str) -> str | None:
@@ -87,7 +93,9 @@ class ArticleSpider(Spider):
         self, response: Response, page: RawPage, remaining: list[str]
     ) -> Iterator[RawPage | Request]:
         if isinstance(response, TextResponse):
-            page.continuation_pages.append(PageSnapshot(response.url, page_text(response)))
+            page.continuation_pages.append(
+                PageSnapshot(response.url, page_text(response), http_exchange(response))
+            )
             # Pagers often show a window of pages: later pages may reveal more.
             known = {page.url, *remaining, *page.missing_pages}
             known.update(snapshot.url for snapshot in page.continuation_pages)
@@ -108,7 +116,12 @@ class ArticleSpider(Spider):
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         self._count(f"fetch/article_failed/{failure.type.__name__}")
-        self.logger.warning("Article not fetched: %s (%s)", request.url, failure.getErrorMessage())
+        reason = fetch_failure_reason(failure, request, self.settings)
+        self.article_lost((request.meta.get("redirect_urls") or [request.url])[0], reason)
+
+    def article_lost(self, url: str, reason: str) -> None:
+        """An article requested as ``url`` gave no page to archive, for ``reason``."""
+        self.logger.warning("Article not fetched: %s (%s)", url, reason)
 
     def _next_page_or_item(self, page: RawPage, remaining: list[str]) -> RawPage | Request:
         profile = self.profiles[page.site]
@@ -187,6 +200,79 @@ def _same_article(url: str, article_url: str) -> bool:
         return False
     stem = article.path.rsplit(".", 1)[0]
     return page.path == article.path or page.path.startswith((stem + "_", stem + "-"))
+
+
+def fetch_failure_reason(failure: Failure, request: Request, settings: BaseSettings) -> str:
+    """What a person needs to know of why ``request`` failed, in a few words: ``HTTP 404 Not
+    Found``, ``timed out after 30 s (tried 4 times)``, ``larger than DOWNLOAD_MAXSIZE (…)``,
+    ``refused: loopback address 127.0.0.1 (redirected to http://127.0.0.1/x)``."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        reason = f"HTTP {response_status_message(error.response.status)}"
+    elif isinstance(error, DownloadCancelledError):  # a body without Content-Length says ""
+        maxsize = request.meta.get("download_maxsize", settings.getint("DOWNLOAD_MAXSIZE"))
+        reason = f"larger than DOWNLOAD_MAXSIZE ({maxsize} bytes)"
+    elif isinstance(error, DownloadTimeoutError):
+        timeout = request.meta.get("download_timeout", settings.getfloat("DOWNLOAD_TIMEOUT"))
+        reason = f"timed out after {timeout:g} s"
+    elif isinstance(error, CannotResolveHostError):
+        reason = f"DNS lookup failed for {urlsplit(request.url).hostname}"
+    elif isinstance(error, DownloadConnectionRefusedError):
+        reason = "connection refused"
+    elif isinstance(error, ResponseDataLossError):
+        reason = "the connection closed before the whole page arrived"
+    else:
+        reason = failure.getErrorMessage() or failure.type.__name__
+    if tries := request.meta.get("retry_times", 0):
+        reason += f" (tried {tries + 1} times)"
+    if request.meta.get("redirect_urls"):
+        reason += f" (redirected to {request.url})"
+    return reason
+
+
+def raw_page(response: TextResponse, site: str, request_url: str) -> RawPage:
+    """The raw page item of an article page, read with the rules of ``site``."""
+    return RawPage(
+        url=response.url,
+        html=page_text(response),
+        site=site,
+        headers=_headers(response),
+        request_url=request_url,
+        exchange=http_exchange(response),
+    )
+
+
+def http_exchange(response: Response) -> HttpExchange:
+    """What the page's WARC capture records, taken now, when it arrived. Credentials the
+    crawler sent (a proxy's, a site's) stay out of it: WARC files are meant to be shared."""
+    request = response.request
+    request_headers = (
+        [
+            (key.decode("latin-1"), value.decode("latin-1"))
+            for key, values in request.headers.items()
+            if key.lower() not in _SECRET_HEADERS
+            for value in values
+        ]
+        if request is not None
+        else []
+    )
+    return HttpExchange(
+        url=response.url,
+        status=response.status,
+        headers=[
+            (key.decode("latin-1"), value.decode("latin-1"))
+            for key, values in response.headers.items()
+            for value in values
+        ],
+        body=response.body,
+        date=datetime.now(UTC),
+        method=request.method if request is not None else "GET",
+        request_headers=request_headers,
+        protocol=response.protocol or "HTTP/1.1",
+    )
+
+
+_SECRET_HEADERS = {b"authorization", b"proxy-authorization", b"cookie"}
 
 
 def _headers(response: Response) -> dict[str, list[str]]:

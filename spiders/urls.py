@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from scrapy import Request
-from twisted.python.failure import Failure
 
 from spiders.base import ArticleSpider
 
@@ -41,7 +40,6 @@ class UrlsSpider(ArticleSpider):
         # The user asked for this page: read it with the rules of wherever it landed.
         return self.profiles.for_url(url).name
 
-    def article_failed(self, failure: Failure) -> None:
-        super().article_failed(failure)
-        request = failure.request  # type: ignore[attr-defined]
-        self.failures[request.url] = failure.getErrorMessage()
+    def article_lost(self, url: str, reason: str) -> None:
+        super().article_lost(url, reason)
+        self.failures[url] = reason

@@ -155,7 +155,7 @@ CASES = {
         attempts=1,
         failed=("HttpError",),
         stats=(("downloader/response_status_count/404", 1),),
-        log="Ignoring non-200 response",
+        log="(HTTP 404 Not Found)",
     ),
     "no-answer-timeout": Case(
         Hang(10),

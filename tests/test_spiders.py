@@ -170,7 +170,8 @@ def test_continuation_is_looked_for_only_where_the_page_may_link_one(url, body, 
 
 
 def test_non_html_article_response_is_skipped():
-    response = Response(f"http://www.news.cn/x/20260511/{HEX}/c.html", body=b"\x89PNG")
+    url = f"http://www.news.cn/x/20260511/{HEX}/c.html"
+    response = Response(url, body=b"\x89PNG", request=Request(url))
     assert list(spider().parse_article(response, site="xinhua")) == []
 
 

@@ -1,11 +1,13 @@
 """Project commands (``COMMANDS_MODULE``): ``scrape`` and ``demo``."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from crawler.summary import write_failed_start
+from crawler.urls import is_http_url
 
 
 def prefer_settings(settings: BaseSettings, values: dict[str, Any]) -> None:
@@ -17,6 +19,14 @@ def prefer_settings(settings: BaseSettings, values: dict[str, Any]) -> None:
     for name, value in values.items():
         if settings.getpriority(name) < SETTINGS_PRIORITIES["cmdline"]:
             settings.set(name, value, priority="cmdline")
+
+
+def require_http_urls(urls: Iterable[str], argument: str) -> None:
+    """A usage error (exit 2, one line) naming the first of ``urls`` that is not an http(s)
+    URL, before any crawl starts: only web pages are archived."""
+    for url in urls:
+        if not is_http_url(url):
+            raise UsageError(f"{argument}: not an http(s) URL: {url!r}")
 
 
 def require_archive_dir(settings: BaseSettings) -> None:

@@ -7,7 +7,7 @@ import argparse
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands import require_archive_dir
+from crawler.commands import require_archive_dir, require_http_urls
 from crawler.summary import write_failed_start
 
 
@@ -22,6 +22,9 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give exactly one spider name (scrapy list shows them)")
+        for name in ("start_urls", "urls"):  # the URL arguments of the project's spiders
+            given = opts.spargs.get(name, "").split(",")
+            require_http_urls([url for url in given if url.strip()], f"-a {name}")
         assert self.crawler_process is not None and self.settings is not None
         require_archive_dir(self.settings)
         crawler = self._create_crawler(args[0])

@@ -12,7 +12,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 from w3lib.url import safe_url_string
 
-from crawler.commands import prefer_settings, require_archive_dir
+from crawler.commands import prefer_settings, require_archive_dir, require_http_urls
 
 
 class ScrapeReport:
@@ -93,6 +93,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("give at least one article URL")
+        require_http_urls(args, "URL")
         assert self.crawler_process is not None and self.settings is not None
         require_archive_dir(self.settings)
         report = ScrapeReport(args)

@@ -1,0 +1,89 @@
+"""What ``scrapy scrape`` says about a URL it did not archive (issue 12, cases 7 and 16): only
+http(s) URLs are taken (anything else is a usage error before any crawl), and the final
+``not archived: URL: REASON`` line gives the real reason of a failed fetch: the HTTP status, a
+size cap hit by a page without Content-Length, a timeout and its tries, robots.txt, a failure
+after a redirect. Real subprocesses against the loopback fault proxy, and a table for the
+reasons that cannot be staged on loopback (a DNS failure needs a lookup)."""
+
+from __future__ import annotations
+
+import pytest
+from archive_checks import posts
+from conftest import LOCAL, run_scrapy
+from faultserver import PNG_IMAGE, Body, Hang, Oversize, Redirect, Status
+from scrapy import Request
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    ResponseDataLossError,
+)
+from scrapy.settings import Settings
+from test_hostile_input import scrape, xinhua_page, xinhua_url
+from twisted.python.failure import Failure
+
+from spiders.base import fetch_failure_reason
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/hostname", "ftp://ftp.example.org/c.htm", "not-a-url", "http:///c.htm"]
+)
+def test_scrape_takes_only_http_urls(url, tmp_path):
+    archive = tmp_path / "archive"
+    result = run_scrapy("scrape", xinhua_url(1), url, "-s", f"ARCHIVE_DIR={archive}")
+    assert result.returncode == 2
+    # argparse's one line: "<program>: error: …"
+    assert result.stderr.splitlines()[-1].endswith(f": error: URL: not an http(s) URL: {url!r}")
+    assert not archive.exists()  # refused before anything started
+
+
+def test_crawl_takes_only_http_start_urls(tmp_path):
+    archive = tmp_path / "archive"
+    args = ("-a", "start_urls=http://www.news.cn/politics/,notaurl")
+    result = run_scrapy("crawl", "xinhua", *args, "-s", f"ARCHIVE_DIR={archive}")
+    assert result.returncode == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.endswith(": error: -a start_urls: not an http(s) URL: 'notaurl'")
+    assert not archive.exists()
+
+
+def test_not_archived_lines_give_the_real_reason(tmp_path):
+    landing = xinhua_url(90)
+    robots_host = "http://www.robots-test.cn"
+    faults = {
+        xinhua_url(1): Status(404),
+        xinhua_url(2): Status(500),
+        xinhua_url(3): Oversize(400_000, declare_length=False),
+        xinhua_url(4): Hang(10),
+        xinhua_url(5): Redirect(landing),
+        landing: Status(404),
+        "http://photo.news.cn/2026/0601/a": Body(PNG_IMAGE, "image/png"),
+        f"{robots_host}/robots.txt": Body(b"User-agent: *\nDisallow: /news/\n", "text/plain"),
+        f"{robots_host}/news/c.html": Body(xinhua_page("不许抓取").encode()),
+    }
+    reasons = {
+        xinhua_url(1): "HTTP 404 Not Found",
+        xinhua_url(2): "HTTP 500 Internal Server Error (tried 2 times)",
+        xinhua_url(3): "larger than DOWNLOAD_MAXSIZE (300000 bytes)",
+        xinhua_url(4): "timed out after 1 s (tried 2 times)",
+        xinhua_url(5): f"HTTP 404 Not Found (redirected to {landing})",
+        "http://photo.news.cn/2026/0601/a": "not an HTML page: Content-Type image/png",
+        f"{robots_host}/news/c.html": "Forbidden by robots.txt",
+    }
+    limits = ("-s", "DOWNLOAD_MAXSIZE=300000", "-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=1")
+    run = scrape(tmp_path, faults, list(reasons), *limits, *LOCAL)
+    assert run.result.returncode == 1 and posts(run.archive) == []
+    assert run.failed == reasons
+
+
+@pytest.mark.parametrize(
+    ("error", "meta", "reason"),
+    [
+        (CannotResolveHostError("no results"), {}, "DNS lookup failed for www.news.cn"),
+        (DownloadConnectionRefusedError("111"), {"retry_times": 3}, "connection refused (tried 4 times)"),
+        (ResponseDataLossError(), {}, "the connection closed before the whole page arrived"),
+        (ValueError(), {}, "ValueError"),  # nothing to say but its name
+    ],
+)
+def test_failure_reasons_that_loopback_cannot_stage(error, meta, reason):
+    request = Request("http://www.news.cn/c.html", meta=meta)
+    assert fetch_failure_reason(Failure(error), request, Settings()) == reason
