@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from crawler.dates import BEIJING
-from crawler.paths import article_id_from_url, article_path, is_safe_article_id
+from crawler.paths import article_id_from_url, article_path, host_article_id, is_safe_article_id
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,35 @@ def test_article_path_refuses_unsafe_ids():
     published = datetime(2024, 5, 9, tzinfo=timezone(timedelta(hours=8)))
     with pytest.raises(ValueError):
         article_path(Path("archive"), published, "../../x")
+
+
+@pytest.mark.parametrize(
+    ("url", "article_id", "expected"),
+    [
+        (
+            "http://www.site-a.org/news/content_12345.htm",
+            "content_12345",
+            "www-site-a-org-content_12345",
+        ),
+        ("http://WWW.Site-B.org:8080/x/1234.html", "1234", "www-site-b-org-1234"),
+        ("http://127.0.0.1/x/abcd1.html", "abcd1", "127-0-0-1-abcd1"),
+        ("http://[::1]/x/abcd1.html", "abcd1", "1-abcd1"),
+    ],
+)
+def test_host_article_id(url, article_id, expected):
+    assert host_article_id(url, article_id) == expected
+
+
+def test_host_article_id_stays_a_safe_id_on_long_hosts():
+    host = "a" * 60 + "." + "b" * 60 + ".example.org"
+    long_a = host_article_id(f"http://{host}/x/{'1' * 70}.htm", "1" * 70)
+    long_b = host_article_id(f"http://{host}/y/{'1' * 70}.htm", "1" * 70)
+    assert is_safe_article_id(long_a) and is_safe_article_id(long_b) and long_a != long_b
+
+
+def test_article_path_puts_the_prefix_between_date_and_id():
+    published = datetime(2026, 5, 11, 10, 0, tzinfo=BEIJING)
+    path = article_path(Path("archive"), published, "content_1", "gmw")
+    assert path == Path("archive/_posts/2026/05/11/2026-05-11-gmw-content_1.md")
+    with pytest.raises(ValueError):
+        article_path(Path("archive"), published, "content_1", "../x")
