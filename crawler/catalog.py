@@ -13,15 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import logging
+import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.atomic import replaced_atomically
+from crawler.atomic import inside, replaced_atomically, write_atomically
+from crawler.dates import BEIJING
+from crawler.exporter import read_front_matter, yaml_scalar
+from crawler.lock import acquire
+from crawler.paths import article_id_from_url, article_path
+from crawler.profiles import SiteProfiles
+
+logger = logging.getLogger(__name__)
 
 CATALOG_DIR = "_catalog"
 DATABASE = "catalog.sqlite"
@@ -41,6 +51,9 @@ CREATE TABLE IF NOT EXISTS articles (
     first_archived TEXT NOT NULL,
     last_changed TEXT NOT NULL,
     complete INTEGER NOT NULL DEFAULT 1,
+    warc_file TEXT NOT NULL DEFAULT '',
+    warc_offset INTEGER NOT NULL DEFAULT 0,
+    warc_digest TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (site, article_id)
 );
 CREATE TABLE IF NOT EXISTS revisions (
@@ -50,6 +63,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     archived_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS revisions_by_article ON revisions (site, article_id);
+CREATE INDEX IF NOT EXISTS articles_by_path ON articles (path);
 """
 
 
@@ -67,8 +81,21 @@ class CatalogEntry:
     first_archived: str = ""
     last_changed: str = ""
     complete: bool = True  # False: archived without continuation pages that failed
+    # Its capture (crawler/warc.py): the WARC file under _warc/ ("": none recorded), the
+    # offset of its first page's response record, its pages' payload digests.
+    warc_file: str = ""
+    warc_offset: int = 0
+    warc_digest: str = ""
 
 
+_COLUMNS = tuple(CatalogEntry.__dataclass_fields__)
+# Columns added since the first catalogs, with their declarations in _SCHEMA.
+_ADDED_COLUMNS = {
+    "complete": "INTEGER NOT NULL DEFAULT 1",
+    "warc_file": "TEXT NOT NULL DEFAULT ''",
+    "warc_offset": "INTEGER NOT NULL DEFAULT 0",
+    "warc_digest": "TEXT NOT NULL DEFAULT ''",
+}
 _ENTRY_ORDER = "a.published, a.site, a.article_id"  # the catalog's order, and its export's
 
 
@@ -81,7 +108,7 @@ class Catalog:
 
     def __init__(self, archive_dir: Path):
         self.archive_dir = archive_dir
-        folder = archive_dir / CATALOG_DIR
+        folder = inside(archive_dir, archive_dir / CATALOG_DIR)
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / DATABASE
         # Used by one thread at a time (the archive's writer thread during a crawl), but not
@@ -94,13 +121,25 @@ class Catalog:
         self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.executescript(_SCHEMA)
         columns = {row[1] for row in self.connection.execute("PRAGMA table_info(articles)")}
-        if "complete" not in columns:  # catalogs written before the column existed
-            self.connection.execute(
-                "ALTER TABLE articles ADD COLUMN complete INTEGER NOT NULL DEFAULT 1"
-            )
+        for column, declaration in _ADDED_COLUMNS.items():
+            if column not in columns:  # catalogs written before the column existed
+                self.connection.execute(f"ALTER TABLE articles ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self.connection.close()
+
+    def damage(self) -> str | None:
+        """What SQLite's ``PRAGMA quick_check`` finds wrong with the database, or None."""
+        try:
+            findings = [row[0] for row in self.connection.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return None if findings == ["ok"] else "; ".join(findings[:3])
+
+    def at_path(self, path: str) -> list[CatalogEntry]:
+        """The articles whose row names ``path`` (relative to the archive): one, normally."""
+        rows = self.connection.execute("SELECT * FROM articles WHERE path = ?", (path,))
+        return [CatalogEntry(**dict(row)) for row in rows]
 
     def get(self, site: str, article_id: str) -> CatalogEntry | None:
         row = self.connection.execute(
@@ -120,25 +159,33 @@ class Catalog:
     def record(self, entry: CatalogEntry, now: datetime) -> str:
         """Store an archived article; returns ``new``, ``updated`` or ``unchanged``.
 
-        A changed content hash adds a revision; the first archive time is kept.
+        A changed content hash adds a revision; the first archive time is kept. An entry
+        without a capture keeps the one recorded; a new capture of an unchanged post is
+        recorded without making the post ``updated``.
         """
         stamp = now.isoformat(timespec="seconds")
         with self.connection:  # one transaction
             self.connection.execute("BEGIN IMMEDIATE")
             old = self.get(entry.site, entry.article_id)
-            if (
+            if old is not None and not entry.warc_file:
+                entry.warc_file, entry.warc_offset = old.warc_file, old.warc_offset
+                entry.warc_digest = old.warc_digest
+            same_post = (
                 old is not None
                 and old.content_hash == entry.content_hash
                 and old.path == entry.path
                 and bool(old.complete) == entry.complete
+            )
+            if same_post and (old.warc_file, old.warc_offset) == (
+                entry.warc_file,
+                entry.warc_offset,
             ):
                 return "unchanged"
             entry.first_archived = old.first_archived if old else stamp
-            entry.last_changed = stamp
+            entry.last_changed = old.last_changed if old and same_post else stamp
             self.connection.execute(
-                "INSERT OR REPLACE INTO articles VALUES "
-                "(:site, :article_id, :url, :title, :published, :source, :category, :path, "
-                ":content_hash, :first_archived, :last_changed, :complete)",
+                f"INSERT OR REPLACE INTO articles ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join(':' + column for column in _COLUMNS)})",
                 asdict(entry),
             )
             if old is None or old.content_hash != entry.content_hash:
@@ -146,6 +193,8 @@ class Catalog:
                     "INSERT INTO revisions VALUES (?, ?, ?, ?)",
                     (entry.site, entry.article_id, entry.content_hash, stamp),
                 )
+            if same_post:
+                return "unchanged"
             return "new" if old is None else "updated"
 
     def revisions(self, site: str, article_id: str) -> list[tuple[str, str]]:
@@ -204,28 +253,85 @@ class Catalog:
             self.connection.execute("DELETE FROM revisions")
 
 
-def rebuild(
-    catalog: Catalog, site_for_url: Callable[[str], str], now: datetime
-) -> tuple[int, list[str]]:
+def open_catalog(archive_dir: Path, profiles: SiteProfiles, lock_wait: float) -> Catalog:
+    """The archive's catalog, checked with ``PRAGMA quick_check``. A damaged one is set
+    aside and rebuilt from the posts, holding the archive's lock (waiting up to
+    ``lock_wait`` seconds for it; :class:`ArchiveBusy` when another run keeps it)."""
+    catalog, problem = _checked(archive_dir)
+    if catalog is not None and problem is None:
+        return catalog
+    if catalog is not None:
+        catalog.close()
+    with acquire(archive_dir, lock_wait):
+        damaged = set_aside_if_damaged(archive_dir)  # None: another run repaired it meanwhile
+        catalog = Catalog(archive_dir)
+        if damaged is not None:
+            _count, problems = rebuild(catalog, profiles, datetime.now(BEIJING))
+            if problems:
+                logger.warning(
+                    "%d posts could not be read; scrapy reindex lists them", len(problems)
+                )
+    return catalog
+
+
+def _checked(archive_dir: Path) -> tuple[Catalog | None, str | None]:
+    """The catalog, open, and what is wrong with it (None: nothing); no catalog when the
+    file is not a database at all."""
+    try:
+        catalog = Catalog(archive_dir)
+    except sqlite3.DatabaseError as exc:
+        return None, str(exc)
+    return catalog, catalog.damage()
+
+
+def set_aside_if_damaged(archive_dir: Path) -> Path | None:
+    """Rename a damaged catalog database to ``catalog.sqlite.damaged-<time>`` (its WAL file
+    beside it, as ``…-wal``), saying so in one warning; returns the new name, or None when
+    the catalog is sound or missing. The caller holds the archive's lock."""
+    database = archive_dir / CATALOG_DIR / DATABASE
+    if not database.exists():
+        return None
+    catalog, problem = _checked(archive_dir)
+    if catalog is not None:
+        catalog.close()
+    if problem is None:
+        return None
+    stamp = datetime.now(BEIJING).strftime("%Y%m%dT%H%M%S")
+    aside = database.with_name(f"{DATABASE}.damaged-{stamp}")
+    for n in itertools.count(2):  # never over an earlier damaged copy
+        if not aside.exists():
+            break
+        aside = database.with_name(f"{DATABASE}.damaged-{stamp}-{n}")
+    database.rename(aside)
+    wal = database.with_name(f"{DATABASE}-wal")
+    if wal.exists():
+        wal.rename(aside.with_name(f"{aside.name}-wal"))
+    database.with_name(f"{DATABASE}-shm").unlink(missing_ok=True)
+    logger.warning(
+        "Catalog %s is damaged (%s): moved aside to %s; rebuilding it from the posts",
+        database,
+        problem,
+        aside.name,
+    )
+    return aside
+
+
+def rebuild(catalog: Catalog, profiles: SiteProfiles, now: datetime) -> tuple[int, list[str]]:
     """Recreate the catalog from the archive's Markdown files alone.
 
     Returns the number of articles indexed and the posts that could not be read (with
     the reason). Revision history starts again from the files as they are.
     """
-    from crawler.exporter import read_front_matter  # the file format lives with the exporter
-
     problems: list[str] = []
     entries: list[CatalogEntry] = []
-    for path in sorted((catalog.archive_dir / "_posts").rglob("*.md")):
-        if path.name.startswith("."):
-            continue
+    for path in _posts(catalog.archive_dir):
         data = path.read_bytes()
         try:
             meta = read_front_matter(data)
-            published = datetime.strptime(str(meta["date"]), "%Y-%m-%d %H:%M:%S %z")
+            published = _post_date(meta)
             entries.append(
                 CatalogEntry(
-                    site=site_for_url(str(meta["source_url"])),
+                    site=profiles.for_url(str(meta["source_url"])).name,
                     article_id=str(meta["article_id"]),
                     url=str(meta["source_url"]),
                     title=str(meta["title"]),
@@ -242,3 +348,72 @@ def rebuild(
     for entry in entries:
         catalog.record(entry, now)
     return len(entries), problems
+
+
+def rename_to_current_names(archive_dir: Path, profiles: SiteProfiles) -> tuple[int, list[str]]:
+    """Give the posts that an earlier version named otherwise their current name: articles
+    of the portals gained their site's ``post_prefix``, those of sites without a profile the
+    host in their ID (``host_in_article_id``; the front matter's ``article_id`` follows).
+
+    Each post's site comes from its ``source_url``. A post is renamed, never copied and
+    lost, and never over another file: when its new name is taken, it stays where it is.
+    Returns how many posts moved and the ones left in place, with why. The caller holds
+    the archive's lock.
+    """
+    moved, kept = 0, []
+    for path in _posts(archive_dir):
+        data = path.read_bytes()
+        try:
+            meta = read_front_matter(data)
+            url, recorded_id = str(meta["source_url"]), str(meta["article_id"])
+            published = _post_date(meta)
+        except (ValueError, KeyError):
+            continue  # left for rebuild() to report
+        profile = profiles.for_url(url)
+        article_id = recorded_id
+        if recorded_id == (profile.article_id(url) or article_id_from_url(url)):
+            article_id = profile.page_article_id(url)  # the ID may now carry the host
+        try:
+            target = article_path(archive_dir, published, article_id, profile.post_prefix)
+        except ValueError:
+            continue  # an ID no run would write: the post stays as it is
+        if target == path:
+            continue
+        renamed = data if article_id == recorded_id else _with_article_id(data, article_id)
+        if target.exists():
+            if target.read_bytes() != renamed:
+                kept.append(f"{path}: its new name {target.name} is taken")
+                continue
+            path.unlink()  # the move was interrupted after the new file was complete
+        else:
+            inside(archive_dir, target).parent.mkdir(parents=True, exist_ok=True)
+            if renamed is data:
+                path.rename(target)
+            else:
+                write_atomically(target, renamed, make_parents=False)
+                path.unlink()
+        moved += 1
+    return moved, kept
+
+
+def _with_article_id(post: bytes, article_id: str) -> bytes:
+    """The post with another ``article_id`` in its front matter (the line is replaced)."""
+    end = post.index(b"\n---\n") + 1  # the front matter, up to its closing fence
+    head = re.sub(
+        rb"^article_id: .*$",
+        f"article_id: {yaml_scalar(article_id)}".encode(),
+        post[:end],
+        count=1,
+        flags=re.M,
+    )
+    return head + post[end:]
+
+
+def _posts(archive_dir: Path) -> list[Path]:
+    """The archive's posts, in name order (dot-files are writes in progress)."""
+    posts = (archive_dir / "_posts").rglob("*.md")
+    return sorted(path for path in posts if not path.name.startswith("."))
+
+
+def _post_date(meta: dict[str, Any]) -> datetime:
+    return datetime.strptime(str(meta["date"]), "%Y-%m-%d %H:%M:%S %z")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.catalog import Catalog
+from crawler.catalog import open_catalog
+from crawler.lock import ArchiveBusy
+from crawler.profiles import SiteProfiles
 
 
 class Command(ScrapyCommand):
@@ -27,7 +30,24 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        catalog = Catalog(Path(self.settings["ARCHIVE_DIR"]))
+        archive_dir = Path(self.settings["ARCHIVE_DIR"])
+        profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
+        try:  # a damaged catalog is rebuilt from the posts first
+            catalog = open_catalog(
+                archive_dir, profiles, self.settings.getfloat("ARCHIVE_LOCK_WAIT")
+            )
+        except ArchiveBusy as busy:
+            print(
+                f"Archive {archive_dir}: the catalog is damaged and the archive in use by {busy}; "
+                "not exported.",
+                file=sys.stderr,
+            )
+            self.exitcode = 1
+            return
+        except (OSError, sqlite3.Error) as exc:
+            print(f"Archive {archive_dir}: cannot read the catalog: {exc}", file=sys.stderr)
+            self.exitcode = 1
+            return
         try:
             if opts.output:
                 count = catalog.export_jsonl_file(Path(opts.output))

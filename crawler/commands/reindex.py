@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.catalog import Catalog, rebuild
+from crawler.catalog import Catalog, rebuild, rename_to_current_names, set_aside_if_damaged
 from crawler.dates import BEIJING
 from crawler.lock import ArchiveBusy, acquire
 from crawler.profiles import SiteProfiles
@@ -22,6 +22,12 @@ class Command(ScrapyCommand):
     def short_desc(self) -> str:
         return "Rebuild ARCHIVE_DIR's catalog from the Markdown files alone"
 
+    def long_desc(self) -> str:
+        return (
+            "Rebuild ARCHIVE_DIR's catalog from the Markdown files alone. A damaged catalog "
+            "is moved aside first; posts named by an earlier version get their current name."
+        )
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         archive_dir = Path(self.settings["ARCHIVE_DIR"])
@@ -32,16 +38,24 @@ class Command(ScrapyCommand):
             print(f"Archive {archive_dir} is in use by {busy}; not reindexing.", file=sys.stderr)
             self.exitcode = 1
             return
+        except OSError as exc:
+            print(f"Archive {archive_dir} cannot be locked: {exc.strerror or exc}", file=sys.stderr)
+            self.exitcode = 1
+            return
         with lock:
+            set_aside_if_damaged(archive_dir)
+            moved, kept = rename_to_current_names(archive_dir, profiles)
             catalog = Catalog(archive_dir)
             try:
-                count, problems = rebuild(
-                    catalog, lambda url: profiles.for_url(url).name, datetime.now(BEIJING)
-                )
+                count, problems = rebuild(catalog, profiles, datetime.now(BEIJING))
             finally:
                 catalog.close()
+        for post in kept:
+            print(f"kept {post}", file=sys.stderr)
         for problem in problems:
             print(f"skipped {problem}", file=sys.stderr)
+        if moved:
+            print(f"Renamed {moved} posts to their current names")
         print(f"Indexed {count} articles from {archive_dir / '_posts'} into {catalog.path}")
         if problems:
             self.exitcode = 1
