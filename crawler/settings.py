@@ -34,6 +34,10 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 FETCH_FAILURE_LOG_ONCE = True
 REDIRECT_MAX_TIMES = 5
+# --- Where requests may go (crawler/addressguard.py): only http(s), never to loopback, private,
+# link-local or cloud metadata addresses, unless the host or address is listed here, e.g.
+# ["127.0.0.1"] for a test server or ["intranet.example.org", "10.1.0.0/16"].
+FETCH_ALLOWED_HOSTS: list[str] = []
 COOKIES_ENABLED = False
 # No remote consoles on unattended crawlers: both execute code sent to them.
 TELNETCONSOLE_ENABLED = False
@@ -56,6 +60,8 @@ ITEM_PIPELINES = {
 SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 950}
 # Scrapy's own components, minus per-call overhead (crawler/lean.py).
 DOWNLOADER_MIDDLEWARES = {
+    # First of all, before robots.txt is asked: no request to an internal address.
+    "crawler.addressguard.AddressGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
     "crawler.lean.HostProxyMiddleware": 750,
 }

@@ -1,0 +1,235 @@
+"""The address guard (issue 12, case 4): no request to loopback, private, link-local or cloud
+metadata addresses, whatever the spelling, after DNS resolution and on every redirect hop; for
+images and articles alike. Unit tables for the address rules, then real ``scrapy scrape``
+subprocesses through the loopback fault proxy (which answers every URL, internal ones too, and
+counts what it was asked: an internal URL asked for is a request the guard let through)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from ipaddress import ip_address
+from pathlib import Path
+
+import pytest
+from archive_checks import posts, stats_of
+from conftest import LOCAL, project_crawler, read_post, run_scrapy
+from faultserver import PNG_IMAGE, Body, FaultProxy, Redirect
+from scrapy import Request
+from test_hostile_input import PARAGRAPHS, xinhua_page, xinhua_url
+
+from crawler.addressguard import (
+    AddressGuardMiddleware,
+    AllowedHosts,
+    RefusedRequest,
+    address_kind,
+    literal_address,
+)
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.255.0.9", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped: judged as the IPv4 address
+        ("169.254.169.254", "cloud metadata"),
+        ("fd00:ec2::254", "cloud metadata"),
+        ("100.100.100.200", "cloud metadata"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("240.0.0.1", "private"),  # Python counts the reserved 240/4 as private too
+        ("100.64.0.1", "non-public"),  # carrier-grade NAT
+        ("8.8.8.8", None),
+        ("2001:4860:4860::8888", None),
+        ("202.108.119.193", None),
+    ],
+)
+def test_address_kind(address, kind):
+    assert address_kind(ip_address(address)) == kind
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),  # a 32-bit number
+        ("0x7f.1", "127.0.0.1"),  # hexadecimal, two parts
+        ("0x7f000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),  # octal
+        ("127.1", "127.0.0.1"),
+        ("::1", "::1"),
+        ("::ffff:7f00:1", "::ffff:7f00:1"),
+        ("www.news.cn", None),
+        ("163.com", None),
+        ("localhost", None),  # a name: resolved, not read
+    ],
+)
+def test_literal_address_reads_every_spelling_a_resolver_accepts(host, address):
+    expected = ip_address(address) if address else None
+    assert literal_address(host) == expected
+
+
+def test_allowed_hosts_are_names_addresses_or_networks():
+    allowed = AllowedHosts(["127.0.0.1", "10.0.0.0/8", "Intranet.Example.org.", " "])
+    assert allowed.names == {"intranet.example.org"}
+    assert allowed.covers(ip_address("127.0.0.1")) and allowed.covers(ip_address("10.9.8.7"))
+    assert not allowed.covers(ip_address("127.0.0.2"))
+
+
+def refusal(url: str, *allowed: str) -> str | None:
+    """The guard's answer to a request for ``url``: None (let through) or the refusal."""
+    crawler = project_crawler(FETCH_ALLOWED_HOSTS=list(allowed))
+    crawler.stats.open_spider()
+    guard = AddressGuardMiddleware.from_crawler(crawler)
+    try:
+        asyncio.run(guard.process_request(Request(url)))
+    except RefusedRequest as refused:
+        return str(refused)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed", "expected"),
+    [
+        ("http://127.0.0.1:8080/a.png", (), "refused: loopback address 127.0.0.1"),
+        ("http://2130706433/a.png", (), "refused: 2130706433 is loopback address 127.0.0.1"),
+        ("http://0x7f.1/", (), "refused: 0x7f.1 is loopback address 127.0.0.1"),
+        ("http://[::1]:81/", (), "refused: loopback address ::1"),
+        ("http://169.254.169.254/latest/", (), "refused: cloud metadata address 169.254.169.254"),
+        ("http://[fd00:ec2::254]/", (), "refused: cloud metadata address fd00:ec2::254"),
+        ("ftp://8.8.8.8/x", (), "refused: not an http(s) URL (ftp scheme)"),
+        ("file:///etc/passwd", (), "refused: not an http(s) URL (file scheme)"),
+        ("http://127.0.0.1:8080/a.png", ("127.0.0.1",), None),
+        ("http://0x7f.1/", ("127.0.0.0/8",), None),
+        ("http://8.8.8.8/a.png", (), None),
+    ],
+)
+def test_guard_decides_literal_addresses_without_resolving(url, allowed, expected):
+    assert refusal(url, *allowed) == expected
+
+
+# --- real scrapes -----------------------------------------------------------------------------
+
+PORT = 1  # internal URLs name a port nobody listens on: only the proxy could answer them
+INTERNAL_IMAGES = {
+    "loopback": f"http://127.0.0.1:{PORT}/secret.png",
+    "name-of-loopback": "http://localhost/secret.png",  # resolves to 127.0.0.1 (hosts file)
+    "decimal": "http://2130706433/secret.png",
+    "short-hex": "http://0x7f.1/secret.png",
+    "ipv6-loopback": "http://[::1]/secret.png",
+    "metadata": "http://169.254.169.254/latest/meta-data/secret.png",
+    "metadata-ipv6": "http://[fd00:ec2::254]/latest/meta-data/secret.png",
+    "private": "http://10.0.0.1/secret.png",
+}
+PUBLIC_IMAGE = "http://img.news.cn/ok.png"
+
+
+def scrape(tmp_path: Path, proxy: FaultProxy, *urls: str, settings: tuple[str, ...] = ()):
+    archive = tmp_path / "archive"
+    return archive, run_scrapy(
+        "scrape",
+        *urls,
+        "-s",
+        f"ARCHIVE_DIR={archive}",
+        "-s",
+        "RETRY_ENABLED=False",
+        "-s",
+        "DOWNLOAD_TIMEOUT=3",
+        "-L",
+        "INFO",  # the stats
+        *LOCAL,
+        *settings,
+        proxy=proxy,
+    )
+
+
+def test_internal_image_urls_are_refused_and_public_ones_kept(tmp_path):
+    images = [*INTERNAL_IMAGES.values(), "//127.0.0.1:1/relative.png", PUBLIC_IMAGE]
+    paragraphs = (*PARAGRAPHS, *(f'<p><img src="{src}"></p>' for src in images))
+    article = xinhua_url(1)
+    faults = {article: Body(xinhua_page("内网图片", paragraphs).encode(), "text/html")}
+    # The proxy would serve every one of them, as a careless crawler's proxy would.
+    faults |= {url: Body(PNG_IMAGE, "image/png") for url in INTERNAL_IMAGES.values()}
+    faults |= {"http://127.0.0.1:1/relative.png": Body(PNG_IMAGE, "image/png")}
+    faults |= {PUBLIC_IMAGE: Body(PNG_IMAGE, "image/png")}
+    proxy = FaultProxy(None, faults).start()
+    try:
+        archive, result = scrape(tmp_path, proxy, article)
+    finally:
+        proxy.stop()
+
+    assert result.returncode == 0, result.stderr
+    assert [url for url in proxy.requests if "secret" in url or "relative" in url] == []
+    assert proxy.count(PUBLIC_IMAGE) == 1
+    (kept,) = (archive / "assets" / "images").iterdir()
+    assert kept.read_bytes() == PNG_IMAGE
+    _, body = read_post(Path(result.stdout.split()[0]))
+    for url in INTERNAL_IMAGES.values():  # not fetched: the original URL stays
+        assert f'<img src="{url}">' in body
+    stats = stats_of(result.stderr)
+    assert stats["fetch/refused/loopback"] == 6  # 4 spellings, a name, a protocol-relative URL
+    assert stats["fetch/refused/cloud-metadata"] == 2
+    assert stats["fetch/refused/private"] == 1
+    refused = re.findall(r"WARNING: Refused to fetch (\S+): (.*)", result.stderr)
+    assert len(refused) == 9  # one line each
+    assert (INTERNAL_IMAGES["name-of-loopback"], "localhost resolves to loopback address 127.0.0.1") in refused
+
+
+def test_article_redirected_to_an_internal_address_is_not_fetched(tmp_path):
+    article, internal = xinhua_url(2), "http://127.0.0.1:1/admin/c.html"
+    page = xinhua_page("内网页面").encode()
+    proxy = FaultProxy(None, {article: Redirect(internal), internal: Body(page)}).start()
+    try:
+        archive, result = scrape(tmp_path, proxy, article)
+    finally:
+        proxy.stop()
+    assert result.returncode == 1 and posts(archive) == []
+    assert proxy.count(internal) == 0
+    assert result.stderr.splitlines()[-1] == (
+        f"not archived: {article}: refused: loopback address 127.0.0.1 (redirected to {internal})"
+    )
+    assert stats_of(result.stderr)["fetch/refused/loopback"] == 1
+
+
+def test_article_on_a_name_that_resolves_to_loopback_is_not_fetched(tmp_path):
+    article = "http://localhost/politics/20260601/00000000000000000000000000000003/c.html"
+    proxy = FaultProxy(None, {article: Body(xinhua_page("本机页面").encode())}).start()
+    try:
+        archive, result = scrape(tmp_path, proxy, article)
+    finally:
+        proxy.stop()
+    assert result.returncode == 1 and posts(archive) == []
+    assert proxy.requests == []  # not even robots.txt
+    assert result.stderr.splitlines()[-1] == (
+        f"not archived: {article}: refused: localhost resolves to loopback address 127.0.0.1"
+    )
+
+
+def test_allowed_hosts_let_a_named_address_through(tmp_path):
+    image, article = "http://127.0.0.1:1/photo.png", xinhua_url(4)
+    page = xinhua_page("允许的内网图片", (*PARAGRAPHS, f'<p><img src="{image}"></p>'))
+    faults = {article: Body(page.encode()), image: Body(PNG_IMAGE, "image/png")}
+    proxy = FaultProxy(None, faults).start()
+    try:
+        refused_archive, refused = scrape(tmp_path / "refused", proxy, article)
+        assert proxy.count(image) == 0
+        allowed_archive, allowed = scrape(
+            tmp_path / "allowed", proxy, article, settings=("-s", "FETCH_ALLOWED_HOSTS=127.0.0.1")
+        )
+        assert proxy.count(image) == 1
+    finally:
+        proxy.stop()
+    assert refused.returncode == 0 and allowed.returncode == 0, allowed.stderr
+    assert not (refused_archive / "assets" / "images").exists()
+    kept = [path.read_bytes() for path in (allowed_archive / "assets" / "images").iterdir()]
+    assert kept == [PNG_IMAGE]
