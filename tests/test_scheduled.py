@@ -308,7 +308,9 @@ def test_reindex_reports_unreadable_posts(tmp_path, broken):
 STALE_OK = '{"status": "ok"}\n'
 
 
-@pytest.mark.parametrize("command", [["crawl", "xinhua"], ["scrape", "http://www.news.cn/x.htm"]])
+@pytest.mark.parametrize(
+    "command", [["crawl", "xinhua"], ["scrape", "http://www.news.cn/x.htm"], ["reindex"], ["catalog"]]
+)
 @pytest.mark.parametrize("archive_dir", ["", "  "])
 def test_empty_archive_dir_is_refused_before_anything_is_written(
     tmp_path, monkeypatch, command, archive_dir

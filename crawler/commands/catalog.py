@@ -10,6 +10,7 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 
 from crawler.catalog import open_catalog
+from crawler.commands import require_archive_dir
 from crawler.lock import ArchiveBusy
 from crawler.profiles import SiteProfiles
 
@@ -30,6 +31,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        require_archive_dir(self.settings)
         archive_dir = Path(self.settings["ARCHIVE_DIR"])
         profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
         try:  # a damaged catalog is rebuilt from the posts first
