@@ -21,7 +21,10 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from io import BytesIO
 from pathlib import Path
+
+from PIL import Image
 
 from crawler.replay import site_path
 
@@ -243,9 +246,12 @@ def generate(
 
 
 def _jpeg(index: int) -> bytes:
-    """A few KB of JPEG-framed bytes (start and end markers); content is never decoded."""
-    filler = hashlib.sha256(str(index).encode()).digest() * 128
-    return b"\xff\xd8\xff\xe0" + filler + b"\xff\xd9"
+    """A few KB of real JPEG (the crawler keeps only images whose bytes are one): one grey
+    pixel and a comment that makes each index's file different."""
+    comment = hashlib.sha256(str(index).encode()).hexdigest() * 64
+    out = BytesIO()
+    Image.new("L", (1, 1), 128).save(out, "JPEG", comment=comment)
+    return out.getvalue()
 
 
 def _write(root: Path, url: str, text: str) -> None:

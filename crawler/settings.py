@@ -132,6 +132,10 @@ ARCHIVE_TO_STDOUT = False  # print the Markdown instead of writing files (scrape
 ARCHIVE_CATALOG = True  # keep <ARCHIVE_DIR>/_catalog/ (SQLite index + articles.jsonl)
 ARCHIVE_JEKYLL_SITE = True  # create the Jekyll site files (never overwriting edits)
 ARCHIVE_IMAGES = True  # download article images into <ARCHIVE_DIR>/assets/images/
+# What one article may keep: its further images keep their original URLs (a page of 60
+# images of 8 MiB must not write half a gigabyte). Xinhua's articles have 0-20 photos.
+ARCHIVE_IMAGES_MAX_PER_ARTICLE = 30
+ARCHIVE_IMAGES_MAX_BYTES_PER_ARTICLE = 20 * 1024 * 1024
 # Overlapping runs: the second waits this many seconds for the first, then exits non-zero.
 ARCHIVE_LOCK = True
 ARCHIVE_LOCK_WAIT = 0
