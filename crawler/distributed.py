@@ -22,6 +22,10 @@ once all its links are recorded). Every worker keeps a heartbeat key alive; a wo
 runs out of work puts back what was scheduled but never finished and is not held by a live
 worker (at most ``DISTRIBUTED_RETRIES`` times each), so the surviving workers, or one
 restarted later, complete the run.
+
+When Redis goes away (:mod:`crawler.redislink`): a worker that cannot reach it at start does
+not crawl; one that loses it mid-run retries for ``DISTRIBUTED_REDIS_RETRY_SECONDS``, then
+stops with a failed summary, leaving what it had not finished to the next run.
 """
 
 from __future__ import annotations
@@ -32,18 +36,24 @@ import socket
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterable
-from typing import Any, Self
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request, Spider, signals
+from scrapy.core.scheduler import BaseScheduler
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
+from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from twisted.internet.task import LoopingCall
 
 from crawler.middlewares import ARTICLE_META, CONTINUATION_META
+
+if TYPE_CHECKING:  # the distributed extra: imported once REDIS_URL is set
+    from crawler.redislink import RedisLink
+
+LOST_REASON = "redis_unavailable"  # the finish reason of a run that lost its Redis
 
 
 class DistributedAddon:
@@ -52,9 +62,11 @@ class DistributedAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("REDIS_URL"):
             return
+        from crawler.redislink import redis_params
+
         run = settings.get("DISTRIBUTED_RUN") or "%(spider)s"
         for name, value in {
-            "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+            "SCHEDULER": "crawler.distributed.SharedScheduler",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "SCHEDULER_PERSIST": True,  # a worker leaving must not wipe the others' queue
             "SCHEDULER_QUEUE_KEY": f"{run}:requests",
@@ -64,6 +76,10 @@ class DistributedAddon:
             # At project priority: above crawler/settings.py's defaults (set earlier at the
             # same priority), below anything given with -s.
             settings.set(name, value, priority="project")
+        # Every Redis client of the run, scrapy-redis's included, with one retry policy; the
+        # user's own REDIS_PARAMS are merged in, so they keep their priority.
+        priority = max(settings.getpriority("REDIS_PARAMS") or 0, SETTINGS_PRIORITIES["project"])
+        settings.set("REDIS_PARAMS", redis_params(settings), priority=priority)
         # Next to the engine: it sees the requests that reach the scheduler, and only those.
         settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", FrontierRecovery, 40)
         # scrapy-redis 0.9 still passes spider= to the stats collector; not ours to fix.
@@ -78,6 +94,66 @@ def run_name(crawler: Crawler) -> str:
 def article_set_key(run: str) -> str:
     """The Redis set of ``<site>:<article id>`` archived by the workers of a run."""
     return f"{run}:archived"
+
+
+class SharedScheduler(BaseScheduler):
+    """scrapy-redis's scheduler (the shared frontier), every call through a
+    :class:`~crawler.redislink.RedisLink`.
+
+    It is built when the spider opens, after Redis answered a PING: when it does not, the
+    run stops at once, by ``CloseSpider`` at ``spider_opened`` (every component is open by
+    then, so every one closes and the summary is written). Once Redis is given up on, it
+    takes and gives nothing: the requests left stay in Redis for the next run.
+    """
+
+    def __init__(self, crawler: Crawler, link: RedisLink):
+        self.crawler = crawler
+        self.link = link
+        self.frontier: Any = None  # scrapy-redis's Scheduler, once Redis answered
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        from crawler.redislink import RedisLink
+
+        scheduler = cls(crawler, RedisLink(crawler))
+        crawler.signals.connect(scheduler.spider_opened, signal=signals.spider_opened)
+        return scheduler
+
+    def open(self, spider: Spider) -> None:
+        from scrapy_redis.scheduler import Scheduler
+
+        def frontier() -> Any:
+            scheduler = Scheduler.from_crawler(self.crawler)
+            scheduler.open(spider)
+            return scheduler
+
+        if self.link.reachable():
+            self.frontier = self.link.call(frontier, None)
+
+    def spider_opened(self) -> None:
+        # Connected last (the engine builds its scheduler last): a component that gave up
+        # on Redis while opening is heard too. The reason is logged already.
+        if self.frontier is None or self.link.lost:
+            raise CloseSpider(LOST_REASON)
+
+    def close(self, reason: str) -> None:
+        if self.frontier is not None:
+            self.link.call(lambda: self.frontier.close(reason), None)
+
+    def has_pending_requests(self) -> bool:
+        return self.frontier is not None and self.link.call(
+            self.frontier.has_pending_requests, False
+        )
+
+    def enqueue_request(self, request: Request) -> bool:
+        return self.frontier is not None and self.link.call(
+            lambda: self.frontier.enqueue_request(request), False
+        )
+
+    def next_request(self) -> Request | None:
+        if self.frontier is None:
+            return None
+        return self.link.call(self.frontier.next_request, None)
 
 
 class FrontierRecovery(BaseSpiderMiddleware):
@@ -95,15 +171,17 @@ class FrontierRecovery(BaseSpiderMiddleware):
     """
 
     def __init__(
-        self, crawler: Crawler, redis: Any, run: str, *, retries: int, worker_timeout: float
+        self, crawler: Crawler, link: RedisLink, run: str, *, retries: int, worker_timeout: float
     ):
         super().__init__(crawler)
-        self.redis = redis
+        self.link = link
+        self.redis = link.client(decode_responses=True)
         self.run = run
         self.scheduled_key = f"{run}:scheduled"  # hash: request key -> request essentials
         self.holders_key = f"{run}:holders"  # hash: request key -> worker that took it last
         self.done_key = f"{run}:done"  # set: request keys archived, dropped or parsed
         self.tries_key = f"{run}:put_back"  # hash: request key -> times put back
+        self.started_key = f"{run}:started"  # set by every worker as it starts
         self.retries = retries
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.worker_timeout = worker_timeout
@@ -115,11 +193,11 @@ class FrontierRecovery(BaseSpiderMiddleware):
         url = crawler.settings.get("REDIS_URL")
         if not url:
             raise NotConfigured("REDIS_URL is not set: one process, nothing to recover")
-        import redis  # the distributed extra
+        from crawler.redislink import RedisLink
 
         recovery = cls(
             crawler,
-            redis.Redis.from_url(url, decode_responses=True),
+            RedisLink(crawler),
             run_name(crawler),
             retries=crawler.settings.getint("DISTRIBUTED_RETRIES"),
             worker_timeout=crawler.settings.getfloat("DISTRIBUTED_WORKER_TIMEOUT"),
@@ -133,16 +211,18 @@ class FrontierRecovery(BaseSpiderMiddleware):
         return recovery
 
     def spider_opened(self) -> None:
+        self.link.call(lambda: self.redis.set(self.started_key, 1), None)
         self.heartbeat.start(self.worker_timeout / 4)
 
     def spider_closed(self) -> None:
         if self.heartbeat.running:
             self.heartbeat.stop()
-        self.redis.delete(self._alive_key(self.worker))
+        self.link.call(lambda: self.redis.delete(self._alive_key(self.worker)), None)
 
     def _beat(self) -> None:
         """This worker is alive: what it holds is not to be put back by the others."""
-        self.redis.set(self._alive_key(self.worker), 1, px=int(self.worker_timeout * 1000))
+        alive_for = int(self.worker_timeout * 1000)
+        self.link.call(lambda: self.redis.set(self._alive_key(self.worker), 1, px=alive_for), None)
 
     def _alive_key(self, worker: str) -> str:
         return f"{self.run}:worker:{worker}"
@@ -150,11 +230,11 @@ class FrontierRecovery(BaseSpiderMiddleware):
     def request_taken(self, request: Request) -> None:
         key = request_key(self.crawler, request)
         if key:
-            self.redis.hset(self.holders_key, key, self.worker)
+            self.link.call(lambda: self.redis.hset(self.holders_key, key, self.worker), None)
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request:
         if response is None:  # a start request: recorded at once, there is no page to wait for
-            self._record(self.redis, [request])
+            self._record_now(lambda redis: self._record(redis, [request]))
         return request
 
     def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
@@ -178,12 +258,24 @@ class FrontierRecovery(BaseSpiderMiddleware):
     def _page_finished(self, response: Response, requests: list[Request]) -> None:
         """Records the page's links and, unless it is an article's, the page as finished: in
         one transaction, so that a page is never finished with its links unrecorded."""
-        transaction = self.redis.pipeline(transaction=True)
-        self._record(transaction, requests)
         key = request_key(self.crawler, response.request) if response.request else None
-        if key and not key.startswith(ARTICLE_KEY):  # an article finishes in the pipelines
-            transaction.sadd(self.done_key, key)
-        transaction.execute()
+
+        def record(transaction: Any) -> None:
+            self._record(transaction, requests)
+            if key and not key.startswith(ARTICLE_KEY):  # an article finishes in the pipelines
+                transaction.sadd(self.done_key, key)
+
+        self._record_now(record)
+
+    def _record_now(self, record: Callable[[Any], None]) -> None:
+        """Run ``record`` on a transaction and send it (unless Redis is given up on)."""
+
+        def send() -> None:
+            transaction = self.redis.pipeline(transaction=True)
+            record(transaction)
+            transaction.execute()
+
+        self.link.call(send, None)
 
     def _record(self, redis: Any, requests: list[Request]) -> None:
         for request in requests:
@@ -194,11 +286,20 @@ class FrontierRecovery(BaseSpiderMiddleware):
     def article_finished(self, item: Any) -> None:
         site, article_id = getattr(item, "site", None), getattr(item, "article_id", None)
         if site and article_id:
-            self.redis.sadd(self.done_key, f"{ARTICLE_KEY}{site}:{article_id}")
+            member = f"{ARTICLE_KEY}{site}:{article_id}"
+            self.link.call(lambda: self.redis.sadd(self.done_key, member), None)
 
     def spider_idle(self, spider: Spider) -> None:
         """Out of work: put back the unfinished requests that are lost, then go on; wait
         while others may still be in progress elsewhere."""
+        self.link.call(lambda: self._put_back_lost(spider), None)
+
+    def _put_back_lost(self, spider: Spider) -> None:
+        if not self.redis.exists(self.started_key):
+            # Redis restarted without persistence (or was flushed) mid-run: the queue went
+            # with it, so "nothing left to do" would be a lie.
+            self.link.give_up("the run's records are gone (restarted without persistence?)")
+            return
         scheduled = self.redis.hgetall(self.scheduled_key)
         lost, pending = self._lost(set(scheduled) - self.redis.smembers(self.done_key))
         put_back = 0

@@ -148,3 +148,6 @@ REDIS_URL = None
 DISTRIBUTED_RUN = None  # names the shared queue and seen-list (default: the spider's name)
 DISTRIBUTED_RETRIES = 2  # times a request a dead worker took is put back in the queue
 DISTRIBUTED_WORKER_TIMEOUT = 20.0  # seconds without a heartbeat after which a worker is dead
+# A worker that loses Redis mid-run retries (backing off) for this many seconds, then stops
+# with a failed summary; one that cannot reach it at start does not crawl at all.
+DISTRIBUTED_REDIS_RETRY_SECONDS = 30.0

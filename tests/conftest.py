@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -49,6 +50,13 @@ def replay() -> Iterator[Callable[[Path], ReplayProxy]]:
     yield start
     for proxy in started:
         proxy.stop()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server to start there)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def scrapy_command(*args: str) -> list[str]:

@@ -1,14 +1,28 @@
 """Several workers on one frontier (scrapy-redis on the Redis at 127.0.0.1:6379)."""
 
+import copy
+import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from conftest import crawl_args, read_post, require, scrapy_command, scrapy_env
+from conftest import (
+    LOCAL,
+    crawl_args,
+    free_port,
+    read_post,
+    require,
+    run_scrapy,
+    scrapy_command,
+    scrapy_env,
+    without_monitor_reports,
+)
 
 from benchmarks.sitegen import generate
 from crawler.catalog import Catalog
@@ -67,13 +81,14 @@ def start_worker(
     proxy,
     run: str,
     log: Path,
-    *,
+    *settings: str,
     die_on_list_page: int | None = None,
+    redis_url: str = REDIS_URL,
 ) -> subprocess.Popen:
     arguments = (
-        *crawl_args(archive, start_urls),
+        *crawl_args(archive, start_urls, *settings),
         "-s",
-        f"REDIS_URL={REDIS_URL}",
+        f"REDIS_URL={redis_url}",
         "-s",
         f"DISTRIBUTED_RUN={run}",
         "-s",
@@ -92,8 +107,12 @@ def start_worker(
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
 
 
+def posts(archive: Path) -> list[Path]:
+    return sorted((archive / "_posts").rglob("*.md"))
+
+
 def check_archive(archive: Path, expected: int) -> None:
-    files = sorted((archive / "_posts").rglob("*.md"))
+    files = posts(archive)
     assert len(files) == expected
     ids = [read_post(path)[0]["article_id"] for path in files]
     assert len(set(ids)) == expected  # one file per article
@@ -157,3 +176,190 @@ def test_a_worker_killed_inside_a_list_page_loses_none_of_its_links(tmp_path, re
     late = start_worker(archive, urls, proxy, run_name, tmp_path / "w2.log")
     assert late.wait(timeout=600) == 0, (tmp_path / "w2.log").read_text()[-3000:]
     assert "Run ok: 0 new" in (tmp_path / "w2.log").read_text()
+
+
+# --- Redis going away (issue 12, case 14): at start, mid-run, and back again in time.
+
+
+LOST_RUN = "redis-goes-away"  # each of these tests has a Redis of its own
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free loopback port, to kill and start again.
+    ``persistent``: an append-only file, fsynced at every write, keeps its data over a kill."""
+
+    def __init__(self, folder: Path, *, persistent: bool):
+        require(shutil.which("redis-server") is not None, "no redis-server on PATH")
+        folder.mkdir(exist_ok=True)
+        self.folder = folder
+        self.persistent = persistent
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        appendonly = ["yes", "--appendfsync", "always"] if self.persistent else ["no"]
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--dir", str(self.folder), "--appendonly", *appendonly]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """Start RedisServer(persistent=...) instances; all are killed after the test."""
+    servers: list[RedisServer] = []
+
+    def start(*, persistent: bool = False) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis{len(servers)}", persistent=persistent).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture
+def reap():
+    """Hand it the workers a test starts: any still running after the test is killed."""
+    started: list[subprocess.Popen] = []
+    yield started.append
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def kill_when_archiving(redis: RedisServer, archive: Path, worker: subprocess.Popen) -> float:
+    """Kill ``redis`` once the worker has archived a few articles; returns when (monotonic)."""
+    deadline = time.monotonic() + 120
+    while len(posts(archive)) < 30 and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert worker.poll() is None, "the crawl ended before Redis could be killed"
+    redis.kill()
+    return time.monotonic()
+
+
+def test_retry_window_is_one_clock_per_outage_for_every_connection():
+    require(find_spec("redis") is not None, "redis is not installed")
+    from crawler.redislink import RetryWindow
+
+    now = [100.0]
+    window = RetryWindow(30, clock=lambda: now[0])
+    assert copy.deepcopy(window) is window  # redis-py deep-copies the policy per connection
+    down = ConnectionError("refused")
+    assert window(down)  # the outage's clock starts
+    now[0] += 29
+    assert window(down)
+    now[0] += 2
+    assert not window(down)  # 31 s into it: give up
+    window.succeeded()
+    assert window(down)  # a new outage, a new clock
+    window.given_up = True
+    assert not window(down)  # once given up on, never retried
+
+
+def test_unreachable_redis_at_start_stops_at_once_with_one_line(tmp_path, replay):
+    require(find_spec("scrapy_redis") is not None, "scrapy-redis is not installed")
+    urls = generate(tmp_path / "site", 3)
+    proxy = replay(tmp_path / "site")
+    summary = tmp_path / "summary.json"
+    summary.write_text('{"status": "ok"}\n')  # the previous run's: must not survive this one
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    started = time.monotonic()
+    result = run_scrapy(
+        *crawl_args(tmp_path / "archive", urls, "-s", f"REDIS_URL={url}", *LOCAL),
+        "-s",
+        f"RUN_SUMMARY_FILE={summary}",
+        proxy=proxy,
+    )
+    assert time.monotonic() - started < 15  # no retrying at start
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "Redis at" in line]
+    assert len(errors) == 1
+    assert errors[0].endswith(f"Redis at {url}: connection refused; not crawling.")
+    assert proxy.requests == []  # not a page fetched
+    written = json.loads(summary.read_text())
+    assert (written["status"], written["finish_reason"]) == ("failed", "redis_unavailable")
+
+
+def test_redis_lost_mid_run_stops_the_crawl_and_the_next_run_finishes(
+    tmp_path, replay, own_redis, reap
+):
+    redis = own_redis()
+    urls = generate(tmp_path / "site", 400)
+    proxy = replay(tmp_path / "site")
+    archive, summary = tmp_path / "archive", tmp_path / "summary.json"
+    settings = ("-s", f"RUN_SUMMARY_FILE={summary}", "-s", "DISTRIBUTED_REDIS_RETRY_SECONDS=3")
+    log = tmp_path / "w0.log"
+    worker = start_worker(archive, urls, proxy, LOST_RUN, log, *settings, redis_url=redis.url)
+    reap(worker)
+    killed = kill_when_archiving(redis, archive, worker)
+    assert worker.wait(timeout=60) == 1
+    stopped_after = time.monotonic() - killed
+    assert 3 <= stopped_after < 30  # retried for the window, then stopped
+    stderr = without_monitor_reports(log.read_text())
+    assert "Traceback" not in stderr
+    assert f"Redis at {redis.url}: connection refused, still after 3 s of retries" in stderr
+    written = json.loads(summary.read_text())
+    assert (written["status"], written["finish_reason"]) == ("failed", "redis_unavailable")
+    assert len(posts(archive)) < 400
+
+    redis.start()  # back, empty (no persistence): the next run does what is left
+    log = tmp_path / "w1.log"
+    again = start_worker(archive, urls, proxy, LOST_RUN, log, *settings, redis_url=redis.url)
+    reap(again)
+    assert again.wait(timeout=300) == 0, log.read_text()[-3000:]
+    check_archive(archive, 400)
+    assert json.loads(summary.read_text())["status"] == "ok"
+
+
+def test_redis_back_within_the_retry_window_is_ridden_out(
+    tmp_path, replay, own_redis, reap
+):
+    redis = own_redis(persistent=True)
+    urls = generate(tmp_path / "site", 400)
+    proxy = replay(tmp_path / "site")
+    archive, log = tmp_path / "archive", tmp_path / "w0.log"
+    worker = start_worker(archive, urls, proxy, LOST_RUN, log, redis_url=redis.url)
+    reap(worker)
+    kill_when_archiving(redis, archive, worker)
+    time.sleep(1)
+    redis.start()  # with its data: the run goes on where it was
+    assert worker.wait(timeout=300) == 0, log.read_text()[-3000:]
+    assert "Redis at" not in log.read_text()
+    check_archive(archive, 400)
+
+
+def test_redis_back_without_its_data_stops_the_run(tmp_path, replay, own_redis, reap):
+    redis = own_redis()
+    urls = generate(tmp_path / "site", 400)
+    proxy = replay(tmp_path / "site")
+    archive, summary, log = tmp_path / "archive", tmp_path / "summary.json", tmp_path / "w0.log"
+    settings = ("-s", f"RUN_SUMMARY_FILE={summary}")
+    worker = start_worker(archive, urls, proxy, LOST_RUN, log, *settings, redis_url=redis.url)
+    reap(worker)
+    kill_when_archiving(redis, archive, worker)
+    redis.start()  # at once, and empty: the run's queue is gone
+    assert worker.wait(timeout=300) == 1, log.read_text()[-3000:]
+    assert "the run's records are gone" in log.read_text()
+    assert json.loads(summary.read_text())["finish_reason"] == "redis_unavailable"

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 from archive_checks import check_archive, describe, front_matter_loads, summary_of
-from conftest import DEMO_SITE, PROJECT, require, scrapy_env
+from conftest import DEMO_SITE, PROJECT, free_port, require, scrapy_env
 
 from crawler.replay import ReplayProxy
 
@@ -46,12 +45,6 @@ def _tool(name: str) -> str | None:
     """A console script of the test's environment (next to its Python), or one on PATH."""
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.is_file() else shutil.which(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _isolated_env(home: Path, proxy: ReplayProxy | None) -> dict[str, str]:
@@ -134,7 +127,7 @@ def scrapyd(tmp_path: Path, replay: Any) -> Iterator[Scrapyd]:
     assert server is not None
     workdir = tmp_path / "scrapyd"
     workdir.mkdir()
-    port = _free_port()
+    port = free_port()
     (workdir / "scrapyd.conf").write_text(
         "[scrapyd]\n"
         "bind_address = 127.0.0.1\n"
