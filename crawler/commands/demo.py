@@ -42,7 +42,10 @@ class Command(ScrapyCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
-        prefer_settings(self.settings, self.demo_settings)
+        # The replay proxy answers for the demo's hosts: the address guard need not look them
+        # up (crawler/addressguard.py), so the demo sends nothing beyond 127.0.0.1, DNS included.
+        replayed = sorted(folder.name for folder in DEMO_SITE.iterdir() if folder.is_dir())
+        prefer_settings(self.settings, {**self.demo_settings, "FETCH_ALLOWED_HOSTS": replayed})
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.crawler_process is not None and self.settings is not None
