@@ -106,7 +106,11 @@ class AddressGuardMiddleware:
     the same internal host). Names are resolved with the system resolver, once per host and
     run; a name that does not resolve here is let through, to the proxy that knows it or to
     Scrapy's own DNS lookup, which then fails with its own error. Hosts in
-    ``FETCH_ALLOWED_HOSTS`` pass (tests and the demo serve from 127.0.0.1).
+    ``FETCH_ALLOWED_HOSTS`` pass unresolved (a test server on 127.0.0.1, an intranet; the
+    demo names the hosts its replay proxy answers). The connection
+    itself resolves the name again (Scrapy's resolver, or the proxy's): a name whose answer
+    changes between the two (DNS rebinding) is beyond this check, which is the crawler's own
+    rule, not a firewall.
 
     A refused request fails with :class:`RefusedRequest` (the errback says why), is counted
     as ``fetch/refused/<kind>`` and logged as one warning.
