@@ -9,7 +9,8 @@ one paragraph; it is a pure string function so normalisation needs no second par
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from enum import Enum
 from html import escape
 from urllib.parse import urljoin, urlsplit
 
@@ -53,9 +54,6 @@ SKIPPED_TAGS = frozenset(
         "nav",
     ]
 )
-# Void in HTML5 but not to libxml2, which nests the text that follows them inside them:
-# the element goes, that text stays.
-MISPARSED_VOID_TAGS = frozenset({"embed", "source", "track", "param", "wbr", "keygen"})
 # Elements that start a new paragraph.
 BLOCK_TAGS = frozenset(
     [
@@ -108,9 +106,18 @@ _SANITIZER = nh3.Cleaner(
 )
 IMAGE_SOURCES = ("src", "data-original", "data-src")
 
+
+class _End(Enum):
+    """How the walk ends an element it opened, when not with a closing tag."""
+
+    PARAGRAPH = "a paragraph break"
+    UNREAD = "nothing: its content is not read"
+
 _INDENT = "[\\s\u3000\u2003\u2002\xa0]"
 _LEADING = re.compile(rf"^((?:<(?:strong|em)>)*)(?:{_INDENT}|<br>)+")
-_TRAILING = re.compile(rf"(?:{_INDENT}|<br>)+((?:</(?:strong|em)>)*)$")
+# Tried only where a run of spaces starts: from every position inside a long run, a
+# 40,000-space paragraph took 40 s.
+_TRAILING = re.compile(rf"(?<!{_INDENT})(?<!<br>)(?:{_INDENT}|<br>)+((?:</(?:strong|em)>)*)$")
 _EMPTY_INLINE = re.compile(r"<(strong|em)>(?:\s|<br>)*</\1>")
 _SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
 _TAG = re.compile(r"<[^>]+>")
@@ -130,42 +137,83 @@ def paragraphs_from_text(text: str) -> list[str]:
 
 
 class _ParagraphWalker:
+    """One pass over an element, with an explicit stack: no recursion limit, however deep
+    the nesting, and no element visited twice, however many wrappers it sits in."""
+
     def __init__(self, base_url: str):
         self.base_url = base_url
         self.paragraphs: list[str] = []
         self.pieces: list[str] = []
+        self._holding_blocks: set[HtmlElement] | None = None
 
     def flush(self) -> None:
         if self.pieces:
             self.paragraphs.append("<p>" + "".join(self.pieces) + "</p>")
             self.pieces = []
 
-    def walk(self, element: HtmlElement) -> None:
-        if element.text:
-            self.pieces.append(escape(element.text, quote=False))
-        for child in element:
-            tag = child.tag if isinstance(child.tag, str) else None
-            if tag is None or tag in SKIPPED_TAGS:
-                pass  # comments, processing instructions and skipped content
-            elif tag in MISPARSED_VOID_TAGS:
-                self.walk(child)
-            elif tag in BLOCK_TAGS:
-                self.flush()
-                self.walk(child)
-                self.flush()
-            elif tag == "br":
-                self.line_break()
-            elif tag == "img":
-                self.image(child)
-            elif tag in INLINE_KEPT and not _has_block(child):
-                name = INLINE_KEPT[tag]
-                self.pieces.append(f"<{name}>")
-                self.walk(child)
-                self.pieces.append(f"</{name}>")
+    def walk(self, root: HtmlElement) -> None:
+        self.text(root.text)
+        # (element, its children still to read, what ends it: a closing tag, a paragraph
+        # break or nothing); the root's own tail is not part of the body.
+        stack: list[tuple[HtmlElement, Iterator[HtmlElement], str | _End | None]] = [
+            (root, iter(root), None)
+        ]
+        while stack:
+            element, children, end = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if end is _End.PARAGRAPH:
+                    self.flush()
+                elif isinstance(end, str):
+                    self.pieces.append(end)
+                if stack:
+                    self.text(element.tail)
+                continue
+            end = self.start(child, root)
+            if end is _End.UNREAD:
+                self.text(child.tail)
             else:
-                self.walk(child)  # span, a, font and other wrappers: keep their text
-            if child.tail:
-                self.pieces.append(escape(child.tail, quote=False))
+                self.text(child.text)
+                stack.append((child, iter(child), end))
+
+    def start(self, element: HtmlElement, root: HtmlElement) -> str | _End | None:
+        """Opens ``element``; returns what ends it (a closing tag, a paragraph break, nothing)."""
+        tag = element.tag if isinstance(element.tag, str) else None
+        if tag is None or tag in SKIPPED_TAGS:
+            return _End.UNREAD  # comments, processing instructions and skipped content
+        if tag in BLOCK_TAGS:
+            self.flush()
+            return _End.PARAGRAPH
+        if tag == "br":
+            self.line_break()
+            return _End.UNREAD
+        if tag == "img":
+            self.image(element)
+            return _End.UNREAD
+        if tag in INLINE_KEPT and element not in self.holding_blocks(root):
+            name = INLINE_KEPT[tag]
+            self.pieces.append(f"<{name}>")
+            return f"</{name}>"
+        # span, a, font and other wrappers: their text stays. So does the text libxml2 nests
+        # inside embed, source, track, param, wbr and keygen (void in HTML5, not to libxml2).
+        return None
+
+    def holding_blocks(self, root: HtmlElement) -> set[HtmlElement]:
+        """The elements under ``root`` with a block inside (bold around paragraphs is not
+        kept as bold): found once, from each block up to an ancestor already found."""
+        if self._holding_blocks is None:
+            self._holding_blocks = set()
+            for block in root.iterdescendants(*BLOCK_TAGS):
+                parent = block.getparent()
+                while parent is not None and parent not in self._holding_blocks:
+                    self._holding_blocks.add(parent)
+                    parent = None if parent is root else parent.getparent()
+        return self._holding_blocks
+
+    def text(self, text: str | None) -> None:
+        if text:
+            self.pieces.append(escape(text, quote=False))
 
     def line_break(self) -> None:
         """``<br>`` stays a line break; two in a row separate paragraphs (pages without <p>)."""
@@ -183,10 +231,6 @@ class _ParagraphWalker:
             if url:
                 self.pieces.append(f'<img src="{escape(url)}">')
                 return
-
-
-def _has_block(element: HtmlElement) -> bool:
-    return any(isinstance(el.tag, str) and el.tag in BLOCK_TAGS for el in element.iterdescendants())
 
 
 def absolute_http_url(url: str, base_url: str) -> str | None:

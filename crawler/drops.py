@@ -39,6 +39,10 @@ class DuplicateArticle(DropItem):
         super().__init__(message, log_level="INFO")
 
 
+class IdentityConflict(DropItem):
+    """The article's file holds another article (of another site or host): kept as it is."""
+
+
 class ArchiveWriteError(DropItem):
     """The article file could not be written (permissions, full disk)."""
 

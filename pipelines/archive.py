@@ -13,6 +13,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
@@ -21,18 +22,36 @@ from twisted.internet import reactor
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from crawler.atomic import remove_stale_temporaries, write_atomically
-from crawler.catalog import CATALOG_DIR, JSONL_EXPORT, Catalog, CatalogEntry, content_hash
+from crawler.atomic import OutsideArchive, inside, remove_stale_temporaries, write_atomically
+from crawler.catalog import (
+    CATALOG_DIR,
+    JSONL_EXPORT,
+    Catalog,
+    CatalogEntry,
+    content_hash,
+    open_catalog,
+)
 from crawler.dates import BEIJING
-from crawler.drops import ArchiveWriteError
+from crawler.drops import ArchiveWriteError, IdentityConflict
 from crawler.exporter import MarkdownPostExporter, read_front_matter
 from crawler.items import Article
 from crawler.jekyll import SiteScaffold
+from crawler.lock import ArchiveBusy
 from crawler.paths import article_path
+from crawler.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)
-# Errors after which no later article could be written either.
-_ARCHIVE_GONE = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENOTDIR, errno.ENOENT}
+# Errors after which no later article could be written either: a full, read-only, missing or
+# forbidden archive (permissions: EACCES, EPERM for an immutable folder).
+_ARCHIVE_GONE = {
+    errno.ENOSPC,
+    errno.EROFS,
+    errno.EDQUOT,
+    errno.ENOTDIR,
+    errno.ENOENT,
+    errno.EACCES,
+    errno.EPERM,
+}
 
 
 class ArchivePipeline:
@@ -43,6 +62,12 @@ class ArchivePipeline:
     URL than the one its file records (a column path and the bare form, say) keeps
     the recorded ``source_url``, so files do not flip between URLs from run to run.
     An article whose date was corrected moves to its new dated path.
+
+    No article replaces another's file: a post that the catalog gives to another article,
+    whose ``article_id`` differs, or (for IDs unique only on their host) whose
+    ``source_url`` is on another host, is kept and the newcomer dropped
+    (``IdentityConflict``). Every write, move and delete stays inside the archive's real
+    folder: a symbolic link leading out of it stops the run, like a full disk.
 
     With ``ARCHIVE_JEKYLL_SITE`` the folder also gets the Jekyll site files its posts
     link to (config, layouts, home page, one page per category), created when missing.
@@ -64,6 +89,8 @@ class ArchivePipeline:
         use_catalog: bool = True,
         jekyll_site: bool = True,
         shared: bool = False,
+        profiles: SiteProfiles | None = None,
+        lock_wait: float = 0,
     ):
         self.archive_dir = archive_dir
         self.stats = stats
@@ -74,6 +101,8 @@ class ArchivePipeline:
         self.catalog: Catalog | None = None
         self.scaffold = SiteScaffold(archive_dir) if jekyll_site and not to_stdout else None
         self.shared = shared  # other workers write to the archive at the same time
+        self.profiles = profiles  # to rebuild a damaged catalog from the posts
+        self.lock_wait = lock_wait
         self.changed = 0
         self.unwritable = False
         self.crawler: Crawler | None = None
@@ -92,6 +121,8 @@ class ArchivePipeline:
             use_catalog=settings.getbool("ARCHIVE_CATALOG"),
             jekyll_site=settings.getbool("ARCHIVE_JEKYLL_SITE"),
             shared=settings.getbool("ARCHIVE_LOCK_SHARED"),
+            profiles=SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"]),
+            lock_wait=settings.getfloat("ARCHIVE_LOCK_WAIT"),
         )
         pipeline.crawler = crawler
         return pipeline
@@ -108,6 +139,8 @@ class ArchivePipeline:
             self._call_in_writer_blocking(self._open_archive)
         except (OSError, sqlite3.Error) as exc:
             self._stop_unwritable(exc)
+        except ArchiveBusy as busy:
+            self._stop_unwritable(f"its catalog is damaged and it is in use by {busy}")
 
     def _open_archive(self) -> None:
         # Try a real write first: a full, read-only or missing archive is reported as such,
@@ -118,7 +151,8 @@ class ArchivePipeline:
         probe.unlink()
         self._remove_stale_temporaries()
         if self.use_catalog:
-            self.catalog = Catalog(self.archive_dir)
+            assert self.profiles is not None, "the catalog needs the site profiles"
+            self.catalog = open_catalog(self.archive_dir, self.profiles, self.lock_wait)
 
     def _remove_stale_temporaries(self) -> None:
         for path in remove_stale_temporaries(self.archive_dir):
@@ -159,7 +193,7 @@ class ArchivePipeline:
         try:
             path, outcome, moved = await maybe_deferred_to_future(deferred)
         except ArchiveWriteError as exc:
-            if isinstance(exc.__cause__, OSError) and exc.__cause__.errno in _ARCHIVE_GONE:
+            if _stops_the_run(exc.__cause__):
                 self._stop_unwritable(exc.__cause__)
             raise
         item.path = str(path)
@@ -176,8 +210,11 @@ class ArchivePipeline:
         outcome (new, updated, unchanged) and whether it moved. Runs in the writer thread
         during a crawl; call it directly only while no crawl uses this pipeline."""
         assert item.published is not None
-        path = article_path(self.archive_dir, item.published, item.article_id)
+        path = article_path(self.archive_dir, item.published, item.article_id, item.post_prefix)
         try:
+            if path.parent not in self._folders:
+                inside(self.archive_dir, path.parent).mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
             data, outcome = self._store(path, item)
             moved = self._catalog(item, path, data)
             if self.scaffold is not None:
@@ -189,7 +226,7 @@ class ArchivePipeline:
             raise ArchiveWriteError(f"cannot catalog {path}: {exc}") from exc
         return path, outcome, moved
 
-    def _stop_unwritable(self, exc: BaseException) -> None:
+    def _stop_unwritable(self, exc: BaseException | str) -> None:
         """The archive cannot take files (full, read-only, missing): say so once, stop the
         run (finish reason ``archive_unwritable``, exit status 1) instead of fetching pages
         that could only be dropped."""
@@ -231,22 +268,36 @@ class ArchivePipeline:
             existing = path.read_bytes()
         except FileNotFoundError:
             data = self.serialize(article)
-            self._write(path, data)
+            write_atomically(path, data, make_parents=False)
             return data, "new"
-        recorded_url = _recorded_source_url(existing)
-        if recorded_url and recorded_url != article.url:
-            article.url = recorded_url
+        recorded = _front_matter(existing)
+        self._refuse_another_article(path, recorded, article)
+        recorded_url = recorded.get("source_url")
+        if isinstance(recorded_url, str) and recorded_url != article.url:
+            article.url = recorded_url  # the same article under another of its URLs
         data = self.serialize(article)
         if data == existing:
             return data, "unchanged"
-        self._write(path, data)
+        write_atomically(path, data, make_parents=False)
         return data, "updated"
 
-    def _write(self, path: Path, data: bytes) -> None:
-        if path.parent not in self._folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(path.parent)
-        write_atomically(path, data, make_parents=False)
+    def _refuse_another_article(
+        self, path: Path, recorded: dict[str, Any], article: Article
+    ) -> None:
+        """Raise :class:`IdentityConflict` when the post at ``path`` is another article's."""
+        if self.catalog is not None:
+            relative = path.relative_to(self.archive_dir).as_posix()
+            for owner in self.catalog.at_path(relative):
+                if (owner.site, owner.article_id) != (article.site, article.article_id):
+                    raise IdentityConflict(
+                        f"{path} holds {owner.site} article {owner.article_id} ({owner.url}); "
+                        f"not replaced by {article.site} article {article.article_id}"
+                    )
+        if not _is_post_of(recorded, article):
+            raise IdentityConflict(
+                f"{path} holds article {recorded.get('article_id')} "
+                f"({recorded.get('source_url')}); not replaced by {article.url}"
+            )
 
     def _catalog(self, article: Article, path: Path, data: bytes) -> bool:
         """Record the article; True when it moved (its date was corrected)."""
@@ -256,8 +307,8 @@ class ArchivePipeline:
         previous = self.catalog.get(article.site, article.article_id)
         moved = previous is not None and previous.path != relative
         if moved:
-            # The publication date was corrected: the article now lives under another day.
-            (self.archive_dir / previous.path).unlink(missing_ok=True)
+            # The publication date was corrected, or the file renamed: it lives elsewhere now.
+            self._remove_old_post(previous, article)
         assert article.published is not None and article.title
         entry = CatalogEntry(
             site=article.site,
@@ -274,11 +325,50 @@ class ArchivePipeline:
         self.catalog.record(entry, datetime.now(BEIJING))
         return moved
 
+    def _remove_old_post(self, previous: CatalogEntry, article: Article) -> None:
+        """Delete the article's file at its earlier path when it is this article's own: not
+        outside the archive (a forged row), nor a file that another row or another article
+        claims (archives written before names carried the site)."""
+        assert self.catalog is not None
+        old = self.archive_dir / previous.path
+        try:
+            existing = inside(self.archive_dir, old).read_bytes()
+        except FileNotFoundError:
+            return
+        except OutsideArchive as exc:
+            logger.error("Not deleted: the catalog's earlier path of %s: %s", article.url, exc)
+            return
+        if len(self.catalog.at_path(previous.path)) > 1 or not _is_post_of(
+            _front_matter(existing), article
+        ):
+            logger.warning("Kept %s: it may hold another article than %s", old, article.url)
+            return
+        old.unlink()
 
-def _recorded_source_url(post: bytes) -> str | None:
-    """The ``source_url`` in an archived post's front matter, if it has a readable one."""
+
+def _front_matter(post: bytes) -> dict[str, Any]:
+    """An archived post's front matter; empty when it is unreadable."""
     try:
-        value = read_front_matter(post).get("source_url")
+        return read_front_matter(post)
     except ValueError:  # a damaged file is rewritten whole
-        return None
-    return value if isinstance(value, str) else None
+        return {}
+
+
+def _is_post_of(recorded: dict[str, Any], article: Article) -> bool:
+    """Whether a post's front matter (``recorded``) may be ``article``'s: the same ID and,
+    for IDs unique only on their host, the same host. A damaged post (nothing readable)
+    is anyone's, to be rewritten whole."""
+    recorded_id = recorded.get("article_id")
+    if recorded_id is not None and str(recorded_id) != article.article_id:
+        return False
+    recorded_url = recorded.get("source_url")
+    if article.identity_host and isinstance(recorded_url, str):
+        return (urlsplit(recorded_url).hostname or "").lower() == article.identity_host
+    return True
+
+
+def _stops_the_run(exc: BaseException | None) -> bool:
+    """Whether a failed write means that no later article could be written either."""
+    return isinstance(exc, OutsideArchive) or (
+        isinstance(exc, OSError) and exc.errno in _ARCHIVE_GONE
+    )

@@ -1,6 +1,8 @@
 import re
+import time
 
 import pytest
+from lxml import etree, html
 from parsel import Selector
 
 from crawler.body import clean_paragraph, line_filter, paragraphs_from_element, paragraphs_from_text
@@ -55,3 +57,41 @@ def test_paragraphs(html, expected):
 
 def test_paragraphs_from_text_escapes_and_splits():
     assert paragraphs_from_text("一 & 二\n\n<三>") == ["<p>一 &amp; 二</p>", "<p>&lt;三&gt;</p>"]
+
+
+def test_deeply_nested_elements_are_walked_without_recursion():
+    root = current = html.Element("div")
+    for _ in range(5000):  # beyond Python's recursion limit (and libxml2's 2,048 levels)
+        current = etree.SubElement(current, "span")
+    paragraph = etree.SubElement(current, "p")
+    paragraph.text = "深处的段落"
+    paragraph.tail = "尾巴"
+    assert paragraphs_from_element(root, BASE) == ["<p>深处的段落</p>", "<p>尾巴</p>"]
+
+
+def test_walk_is_linear_in_nested_inline_elements():
+    # 400 nested <b> around 50,000 spans: the walk used to rescan each <b>'s subtree for a
+    # block (20 million steps); one pass takes well under a second
+    page = "<p>" + "<b>" * 400 + "<span>字</span>" * 50_000 + "</b>" * 400 + "</p>"
+    started = time.monotonic()
+    (paragraph,) = paragraphs(page)
+    assert time.monotonic() - started < 5
+    assert paragraph.count("字") == 50_000
+
+
+@pytest.mark.parametrize(
+    ("html_text", "expected"),
+    [
+        ("<b><b><p>段</p></b>尾</b>", ["<p>段</p>", "<p>尾</p>"]),  # bold around a block is not kept
+        ("<b><span><i>斜</i></span></b><p>段</p>", ["<p><strong><em>斜</em></strong></p>", "<p>段</p>"]),
+    ],
+)
+def test_bold_holding_a_block_is_a_wrapper_however_deep(html_text, expected):
+    assert paragraphs(html_text) == expected
+
+
+def test_long_runs_of_spaces_are_tidied_in_linear_time():
+    started = time.monotonic()
+    tidied = clean_paragraph("<p>开头" + "\u3000" * 40_000 + "结尾\u3000\u3000</p>", EDITOR_LINES)
+    assert time.monotonic() - started < 2  # from every start inside the run it took 40 s
+    assert tidied.endswith("结尾</p>")
