@@ -34,7 +34,9 @@ from crawler.text import (
     editor_from_text,
 )
 
-_text_nodes = XPath(".//text()[not(ancestor::script) and not(ancestor::style)]")
+# Script and style hold text only, so testing the parent is enough; an ancestor test costs
+# the depth of every text node (quadratic on a page of deeply nested tags).
+_text_nodes = XPath(".//text()[not(parent::script or parent::style)]", smart_strings=False)
 
 
 class _Translator(HTMLTranslator):

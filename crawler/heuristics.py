@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from lxml.etree import _ElementUnicodeResult
+from lxml.etree import XPath, _ElementUnicodeResult
 from lxml.html import HtmlElement
 from parsel import Selector
 
@@ -21,6 +21,14 @@ from crawler.text import collapse_whitespace
 _NOT_TEXT = {"script", "style", "noscript", "template", "option", "select", "textarea"}
 _SOURCE_LABEL = re.compile(r"(?:文章)?来源\s*[:：]")
 _BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main"}
+# Elements read as one short text (a headline, a date split over spans) hold at most 64
+# nodes: more is never a headline or a date line, and reading every element's whole
+# subtree made a page of deeply nested tags quadratic. (libxml2 stops at the 65th node.)
+_SHORT = "[not(descendant::node()[65])]"
+_HEADINGS = XPath("descendant-or-self::*[self::h1 or self::h2 or self::h3]" + _SHORT)
+_DATE_LINES = XPath(
+    "descendant-or-self::*[self::div or self::p or self::span or self::td or self::li]" + _SHORT
+)
 
 
 def _text_nodes(selector: Selector) -> list[_ElementUnicodeResult]:
@@ -43,8 +51,7 @@ def headline(selector: Selector) -> Iterator[str]:
     """
     title = collapse_whitespace(" ".join(selector.css("title ::text").getall()))
     candidates = {
-        collapse_whitespace(" ".join(element.css("::text").getall()))
-        for element in selector.css("h1, h2, h3")
+        collapse_whitespace(" ".join(element.itertext())) for element in _HEADINGS(selector.root)
     }
     repeated = [text for text in candidates if len(text) >= 4 and text in title]
     yield from sorted(repeated, key=len, reverse=True)
@@ -57,7 +64,7 @@ def visible_date(selector: Selector) -> Iterator[str]:
     texts = _text_nodes(selector)
     for text in texts:
         yield from date_strings(text, timed=True)
-    for element in selector.root.iter("div", "p", "span", "td", "li"):
+    for element in _DATE_LINES(selector.root):
         joined = " ".join(part.strip() for part in element.itertext() if part.strip())
         if len(joined) <= 80:
             yield from date_strings(joined, timed=True)
@@ -72,24 +79,36 @@ def visible_source(selector: Selector) -> Iterator[str]:
     empty ``来源：`` the next text is some other line, often the headline.
     """
     texts = _text_nodes(selector)
+    blocks: dict[HtmlElement, HtmlElement | None] = {}
     for index, text in enumerate(texts):
         label = _SOURCE_LABEL.search(text)
         if label is None:
             continue
         rest = text[label.end() :].strip()
-        if not rest and index + 1 < len(texts) and _block_of(texts[index + 1]) is _block_of(text):
+        if (
+            not rest
+            and index + 1 < len(texts)
+            and _block_of(texts[index + 1], blocks) is _block_of(text, blocks)
+        ):
             rest = texts[index + 1].strip()
         yield "来源：" + rest
 
 
-def _block_of(node: _ElementUnicodeResult) -> HtmlElement | None:
-    """The block (paragraph, div, cell, heading…) whose line shows a text node."""
+def _block_of(
+    node: _ElementUnicodeResult, known: dict[HtmlElement, HtmlElement | None]
+) -> HtmlElement | None:
+    """The block (paragraph, div, cell, heading…) whose line shows a text node. ``known``
+    keeps the answer for every element climbed, so that a page is climbed once in all."""
     element = node.getparent()
     if node.is_tail:
         element = element.getparent()
-    while element is not None and element.tag not in BLOCK_TAGS:
+    climbed = []
+    while element is not None and element.tag not in BLOCK_TAGS and element not in known:
+        climbed.append(element)
         element = element.getparent()
-    return element
+    block = known.get(element, element)
+    known.update(dict.fromkeys(climbed, block))
+    return block
 
 
 def densest_block(selector: Selector) -> Iterator[HtmlElement]:
