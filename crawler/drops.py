@@ -32,6 +32,10 @@ class UnknownSite(DropItem):
     """The item names a site profile that is not loaded."""
 
 
+class PageTooComplex(DropItem):
+    """The page has more elements, or deeper nesting, than EXTRACT_MAX_* allow."""
+
+
 class DuplicateArticle(DropItem):
     """The same article (same site and ID) was already archived in this run."""
 

@@ -23,6 +23,7 @@ from parsel.csstranslator import HTMLTranslator
 
 from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
 from crawler.dates import parse_published
+from crawler.drops import PageTooComplex
 from crawler.heuristics import densest_block, headline, visible_date, visible_source
 from crawler.items import Article, RawPage
 from crawler.profiles import FieldRule, SiteProfile
@@ -127,16 +128,48 @@ class _Found:
     rule: str
 
 
+class PageLimits:
+    """The most work one page may cost: the elements of its parsed tree and their nesting.
+
+    The body walk and the heuristics are linear in the elements; some steps cost the
+    elements times their depth (text measured at every nesting level, libxml2's text-node
+    queries), so both bounds together bound the work. Real article pages have 300-3,000
+    elements nested 10-20 deep; libxml2 itself stops reading a page, silently, at 2,048 levels.
+    """
+
+    def __init__(self, max_elements: int, max_depth: int):
+        self.max_elements = max_elements
+        self.max_depth = max_depth
+        self._count = XPath("count(//*)")
+        # /*/*/…: one step per level, so each element is visited once, whatever the shape.
+        self._deeper = XPath("boolean(/" + "/".join(["*"] * (max_depth + 1)) + ")")
+
+    def check(self, html: str, root: HtmlElement) -> None:
+        """Raises :class:`PageTooComplex` for a page beyond either bound."""
+        # Each element takes at least three characters ("<b>"): most pages need no count.
+        if len(html) > 3 * self.max_elements:
+            elements = int(self._count(root))
+            if elements > self.max_elements:
+                raise PageTooComplex(
+                    f"{elements} elements, more than EXTRACT_MAX_ELEMENTS ({self.max_elements})"
+                )
+        if self._deeper(root):
+            raise PageTooComplex(
+                f"elements nested more than EXTRACT_MAX_DEPTH ({self.max_depth}) levels deep"
+            )
+
+
 class _Page:
     """One parsed page and the lazily parsed JSON-LD objects it carries."""
 
-    def __init__(self, url: str, html: str, queries: dict[FieldRule, XPath]):
+    def __init__(self, url: str, html: str, queries: dict[FieldRule, XPath], limits: PageLimits):
         self.url = url
         self.html = html
         self.queries = queries
         # A stray early </html> (gov.cn's included header has one) would leave the article
         # outside the document root, out of reach of CSS rules; end tags are optional anyway.
         self.selector = parse_html(_CLOSING_ROOT_TAGS.sub("", html), url)
+        limits.check(html, self.selector.root)
         self._jsonld: list[Any] | None = None
         self._selected: dict[tuple[str, str], list[Any]] = {}
 
@@ -225,10 +258,14 @@ def _first_text(
 
 
 class ArticleExtractor:
-    """Turns a :class:`RawPage` into an :class:`Article` with one profile's rules."""
+    """Turns a :class:`RawPage` into an :class:`Article` with one profile's rules.
 
-    def __init__(self, profile: SiteProfile):
+    Raises :class:`PageTooComplex` for a page (or continuation page) beyond ``limits``.
+    """
+
+    def __init__(self, profile: SiteProfile, limits: PageLimits):
         self.profile = profile
+        self.limits = limits
         # One XPath for all of them: one pass over the body instead of one per selector.
         self._excluded = (
             XPath(" | ".join(_CSS.css_to_xpath(query) for query in profile.body_exclude))
@@ -244,7 +281,7 @@ class ArticleExtractor:
         }
 
     def extract(self, raw: RawPage) -> Article:
-        page = _Page(raw.url, raw.html, self._queries)
+        page = _Page(raw.url, raw.html, self._queries, self.limits)
         rules = self.profile.fields
         article = Article(
             url=raw.url,
@@ -296,7 +333,7 @@ class ArticleExtractor:
             return None
         paragraphs = list(first.value)
         for snapshot in raw.continuation_pages:
-            more = self._page_body(_Page(snapshot.url, snapshot.html, self._queries))
+            more = self._page_body(_Page(snapshot.url, snapshot.html, self._queries, self.limits))
             if more is not None:
                 paragraphs.extend(more.value)
         return _Found(paragraphs, first.rule)

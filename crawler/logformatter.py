@@ -57,6 +57,17 @@ class ArchiveLogFormatter(LogFormatter):
         }
         return result
 
+    def item_error(
+        self, item: Any, exception: BaseException, response: Response | Failure | None,
+        spider: Spider,
+    ) -> LogFormatterResult:
+        """An error in a pipeline: the URL, not the item (a raw page's whole HTML); the
+        traceback follows, as Scrapy logs it."""
+        result = super().item_error(item, exception, response, spider)
+        result["msg"] = "Error processing %(url)s"
+        result["args"] = {"url": _describe(item)}
+        return result
+
     def scraped(
         self, item: Any, response: Response | Failure | None, spider: Spider
     ) -> LogFormatterResult | None:

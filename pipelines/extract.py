@@ -8,7 +8,7 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from crawler.drops import UnknownSite
-from crawler.extraction import ArticleExtractor
+from crawler.extraction import ArticleExtractor, PageLimits
 from crawler.items import Article, RawPage
 from crawler.profiles import FIELDS, SiteProfiles
 
@@ -21,27 +21,34 @@ class ExtractPipeline:
     shows in the stats the day it happens.
     """
 
-    def __init__(self, profiles: SiteProfiles, stats: StatsCollector):
+    def __init__(self, profiles: SiteProfiles, stats: StatsCollector, limits: PageLimits):
         self.profiles = profiles
         self.stats = stats
+        self.limits = limits
         self._extractors: dict[str, ArticleExtractor] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         assert crawler.stats is not None
-        return cls(SiteProfiles.from_folder(crawler.settings["SITE_PROFILES_DIR"]), crawler.stats)
+        settings = crawler.settings
+        limits = PageLimits(
+            settings.getint("EXTRACT_MAX_ELEMENTS"), settings.getint("EXTRACT_MAX_DEPTH")
+        )
+        return cls(SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"]), crawler.stats, limits)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, RawPage):
             return item
         article = self._extractor(item.site).extract(item)
         self._count_field_health(article)
+        # For the capture stage (pipelines/capture.py): the pages as fetched, or their capture.
+        article.exchanges, article.capture = item.exchanges(), item.capture
         return article
 
     def _extractor(self, site: str) -> ArticleExtractor:
         if site not in self._extractors:
             try:
-                self._extractors[site] = ArticleExtractor(self.profiles[site])
+                self._extractors[site] = ArticleExtractor(self.profiles[site], self.limits)
             except KeyError as exc:
                 raise UnknownSite(str(exc)) from None
         return self._extractors[site]

@@ -11,8 +11,9 @@ from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 from test_hostile_input import xinhua_page
 
-from crawler.extraction import compile_query, parse_html
-from crawler.items import RawPage
+from crawler.drops import PageTooComplex
+from crawler.extraction import ArticleExtractor, PageLimits, compile_query, parse_html
+from crawler.items import PageSnapshot, RawPage
 from crawler.profiles import GENERIC, FieldRule, SiteProfiles
 from pipelines.extract import ExtractPipeline
 from pipelines.normalise import NormalisePipeline
@@ -135,3 +136,30 @@ def test_impossible_visible_time_falls_through_to_the_next_date_rule(stages, tim
     # the visible rules give nothing; <meta name="publishdate"> has the day, without a time
     assert article.published.isoformat() == "2026-06-01T00:00:00+08:00"
     assert article.provenance["published"].startswith("generic:")
+
+
+def _extractor(max_elements: int = 25_000, max_depth: int = 128):
+    profile = SiteProfiles.from_folder(None)["xinhua"]
+    return ArticleExtractor(profile, PageLimits(max_elements, max_depth))
+
+
+def test_page_nested_deeper_than_the_limit_is_too_complex():
+    page = xinhua_page("深层嵌套", ("<span>" * 120 + "<p>正文段落</p>" + "</span>" * 120,))
+    assert _extractor(max_depth=140).extract(RawPage(XINHUA_URL, page, "xinhua")).paragraphs
+    with pytest.raises(PageTooComplex, match="EXTRACT_MAX_DEPTH"):
+        _extractor(max_depth=120).extract(RawPage(XINHUA_URL, page, "xinhua"))
+
+
+def test_page_with_more_elements_than_the_limit_is_too_complex():
+    page = xinhua_page("元素很多", ("<p>" + "<span>字</span>" * 30_000 + "</p>",))
+    with pytest.raises(PageTooComplex, match="EXTRACT_MAX_ELEMENTS"):
+        _extractor().extract(RawPage(XINHUA_URL, page, "xinhua"))
+    assert _extractor(max_elements=40_000).extract(RawPage(XINHUA_URL, page, "xinhua")).paragraphs
+
+
+def test_continuation_pages_are_held_to_the_limits_too():
+    deep = xinhua_page("续页", ("<span>" * 200 + "<p>续页</p>" + "</span>" * 200,))
+    raw = RawPage(XINHUA_URL, xinhua_page("首页"), "xinhua")
+    raw.continuation_pages.append(PageSnapshot(XINHUA_URL + "?page=2", deep))
+    with pytest.raises(PageTooComplex):
+        _extractor().extract(raw)

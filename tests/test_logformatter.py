@@ -8,7 +8,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 
 from crawler.drops import MissingDate
-from crawler.items import Article
+from crawler.items import Article, RawPage
 from crawler.logformatter import ArchiveLogFormatter
 
 URL = "http://www.news.cn/politics/20260511/0a1b2c3d4e5f40718293a4b5c6d7e8f9/c.html"
@@ -54,3 +54,10 @@ def test_a_drop_names_its_reason_and_url_whatever_the_level():
     assert dropped["msg"] % dropped["args"] == (
         f"Dropped (MissingDate): no publication date found <{URL}>"
     )
+
+
+def test_an_item_error_names_the_url_not_the_page():
+    logformatter, crawler = formatter("INFO")
+    item = RawPage(url=URL, html="<html>" + "填充" * 100_000 + "</html>", site="xinhua")
+    logged = logformatter.item_error(item, RecursionError("too deep"), None, crawler.spider)
+    assert logged["msg"] % logged["args"] == f"Error processing {URL}"

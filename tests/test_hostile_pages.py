@@ -1,0 +1,94 @@
+"""Pages that cost too much to read or break the readers (issue 12, cases 8-11): one real
+``scrapy scrape`` of hostile and normal pages in Xinhua's markup, served by the fault proxy.
+
+A page beyond the work bounds (EXTRACT_MAX_ELEMENTS, EXTRACT_MAX_DEPTH) is a counted drop,
+quickly, and the other pages are archived; nothing deep raises RecursionError, nothing logs a
+whole page; a bad date or an empty source label gives no value from that rule.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import read_post
+from faultserver import Body
+from test_hostile_input import PARAGRAPHS, Scrape, scrape, xinhua_page, xinhua_url
+
+SECOND = "<p>\u3000\u3000这是一个普通的第二段，内容足够长，可以当作正文段落来识别和保留下来。</p>"
+# ~300 KB of comment in every hostile page: a log that prints a page shows it in its size.
+PADDING = "<!-- " + "填充" * 50_000 + " -->"
+HOSTILE = {
+    # case 8: 200,000 spans in 400 nested <b>, about 3 MB (took 67 s on the reactor thread)
+    "quadratic": "<p>" + "<b>" * 400 + "<span>字</span>" * 200_000 + "</b>" * 400 + "</p>" + SECOND,
+    # case 9: nesting deeper than the bound (libxml2 itself stops reading at 2,048 levels)
+    "nested-995": "<span>" * 995 + SECOND + "</span>" * 995 + PADDING,
+    "nested-3000": PARAGRAPHS[0] + "<span>" * 3000 + SECOND + "</span>" * 3000 + PADDING,
+    "divs-10000": "<div>" * 10_000 + SECOND + "</div>" * 10_000 + PADDING,
+}
+READABLE = {
+    # a run of 40,000 ideographic spaces in a paragraph (its tidying took 40 s)
+    "ideographic-spaces": "<p>开头" + "\u3000" * 40_000 + "结尾</p>" + SECOND,
+    "nested-100": "<span>" * 100 + SECOND + "</span>" * 100,
+}
+BAD_TIMES = ["10:00:00+99:99", "10:00:00+2400", "10:00:00-23:99", "24:61", "10:00:60"]
+
+
+def _pages() -> dict[str, str]:
+    pages = {name: xinhua_page(name, (body,)) for name, body in {**HOSTILE, **READABLE}.items()}
+    for bad in BAD_TIMES:
+        pages[f"time {bad}"] = xinhua_page(f"time {bad}").replace("10:00:00", bad)
+    pages["empty-source"] = xinhua_page("empty-source", source="")
+    pages["normal"] = xinhua_page("normal")
+    return pages
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> tuple[Scrape, dict[str, str], float]:
+    pages = _pages()
+    urls = {name: xinhua_url(500 + n) for n, name in enumerate(pages)}
+    faults = {urls[name]: Body(html.encode("utf-8")) for name, html in pages.items()}
+    started = time.monotonic()
+    run = scrape(tmp_path_factory.mktemp("hostile"), faults, list(urls.values()))
+    return run, urls, time.monotonic() - started
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_page_beyond_the_work_bounds_is_a_counted_drop(hostile, name):
+    run, urls, _ = hostile
+    assert run.failed[urls[name]].startswith("PageTooComplex: "), run.failed.get(urls[name])
+
+
+def test_the_bounds_keep_the_run_short_and_the_log_small(hostile):
+    run, _, elapsed = hostile
+    assert run.stats["item_dropped_reasons_count/PageTooComplex"] == len(HOSTILE)
+    assert elapsed < 60, elapsed  # the quadratic page alone took 67 s before
+    assert "RecursionError" not in run.result.stderr
+    assert len(run.result.stderr.encode()) < 100_000  # four pages of 300 KB padding not logged
+
+
+@pytest.mark.parametrize("name", READABLE)
+def test_page_within_the_bounds_is_archived(hostile, name):
+    run, urls, _ = hostile
+    _, body = read_post(run.written[urls[name]])
+    assert "这是一个普通的第二段" in body
+
+
+@pytest.mark.parametrize("bad", BAD_TIMES)
+def test_impossible_time_or_offset_falls_through_to_the_next_date_rule(hostile, bad):
+    run, urls, _ = hostile
+    meta, _ = read_post(run.written[urls[f"time {bad}"]])
+    assert str(meta["date"]) == "2026-06-01 00:00:00 +0800"  # <meta name="publishdate">
+
+
+def test_empty_source_label_gives_no_source(hostile):
+    run, urls, _ = hostile
+    meta, _ = read_post(run.written[urls["empty-source"]])
+    assert meta["title"] == "empty-source"
+    assert meta.get("source") in (None, "")
+
+
+def test_normal_page_is_archived_beside_them(hostile):
+    run, urls, _ = hostile
+    meta, _ = read_post(run.written[urls["normal"]])
+    assert meta["source"] == "新华网"
