@@ -228,7 +228,7 @@ def _jsonld_objects(root: HtmlElement) -> Iterator[dict[str, Any]]:
     for script in _JSONLD_SCRIPTS(root):
         try:
             data = json.loads(script)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the JSON parser goes
             continue  # broken JSON-LD is common; other rules still apply
         for obj in data if isinstance(data, list) else [data]:
             if isinstance(obj, dict):
@@ -237,13 +237,17 @@ def _jsonld_objects(root: HtmlElement) -> Iterator[dict[str, Any]]:
 
 
 def _walk(value: Any, keys: list[str]) -> Iterator[Any]:
-    if not keys:
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item, keys)
-    elif isinstance(value, dict) and keys[0] in value:
-        yield from _walk(value[keys[0]], keys[1:])
+    """The values at the path ``keys`` in ``value``, lists flattened on the way, in order.
+    With a stack, not recursion: the JSON parser accepts lists nested ~1,000 deep."""
+    stack = [(value, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth == len(keys):
+            yield value
+        elif isinstance(value, list):
+            stack.extend((item, depth) for item in reversed(value))
+        elif isinstance(value, dict) and keys[depth] in value:
+            stack.append((value[keys[depth]], depth + 1))
 
 
 def _first_text(

@@ -163,3 +163,21 @@ def test_continuation_pages_are_held_to_the_limits_too():
     raw.continuation_pages.append(PageSnapshot(XINHUA_URL + "?page=2", deep))
     with pytest.raises(PageTooComplex):
         _extractor().extract(raw)
+
+
+@pytest.mark.parametrize(
+    "jsonld",
+    [
+        '{"headline": ' + "[" * 900 + '"深层列表里的标题"' + "]" * 900 + "}",  # parses; walked
+        '{"headline": ' + "[" * 5000 + "]" * 5000 + "}",  # deeper than the JSON parser goes
+    ],
+)
+def test_deeply_nested_jsonld_is_read_or_skipped_without_recursion(stages, jsonld):
+    page = (
+        f'<html><head><title>页面标题</title><script type="application/ld+json">{jsonld}</script>'
+        "</head><body>"
+        "<h1>页面标题</h1><p>2024-06-01 10:00</p><p>正文的一段，足够长的文字内容。</p></body></html>"
+    )
+    article = extract(stages, "http://www.example.org/news/1.html", page, GENERIC)
+    assert article.title in {"深层列表里的标题", "页面标题"}
+    assert article.published.isoformat() == "2024-06-01T10:00:00+08:00"
