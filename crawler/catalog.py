@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS articles (
     first_archived TEXT NOT NULL,
     last_changed TEXT NOT NULL,
     complete INTEGER NOT NULL DEFAULT 1,
+    warc_file TEXT NOT NULL DEFAULT '',
+    warc_offset INTEGER NOT NULL DEFAULT 0,
+    warc_digest TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (site, article_id)
 );
 CREATE TABLE IF NOT EXISTS revisions (
@@ -78,8 +81,21 @@ class CatalogEntry:
     first_archived: str = ""
     last_changed: str = ""
     complete: bool = True  # False: archived without continuation pages that failed
+    # Its capture (crawler/warc.py): the WARC file under _warc/ ("": none recorded), the
+    # offset of its first page's response record, its pages' payload digests.
+    warc_file: str = ""
+    warc_offset: int = 0
+    warc_digest: str = ""
 
 
+_COLUMNS = tuple(CatalogEntry.__dataclass_fields__)
+# Columns added since the first catalogs, with their declarations in _SCHEMA.
+_ADDED_COLUMNS = {
+    "complete": "INTEGER NOT NULL DEFAULT 1",
+    "warc_file": "TEXT NOT NULL DEFAULT ''",
+    "warc_offset": "INTEGER NOT NULL DEFAULT 0",
+    "warc_digest": "TEXT NOT NULL DEFAULT ''",
+}
 _ENTRY_ORDER = "a.published, a.site, a.article_id"  # the catalog's order, and its export's
 
 
@@ -105,10 +121,9 @@ class Catalog:
         self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.executescript(_SCHEMA)
         columns = {row[1] for row in self.connection.execute("PRAGMA table_info(articles)")}
-        if "complete" not in columns:  # catalogs written before the column existed
-            self.connection.execute(
-                "ALTER TABLE articles ADD COLUMN complete INTEGER NOT NULL DEFAULT 1"
-            )
+        for column, declaration in _ADDED_COLUMNS.items():
+            if column not in columns:  # catalogs written before the column existed
+                self.connection.execute(f"ALTER TABLE articles ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self.connection.close()
@@ -144,25 +159,33 @@ class Catalog:
     def record(self, entry: CatalogEntry, now: datetime) -> str:
         """Store an archived article; returns ``new``, ``updated`` or ``unchanged``.
 
-        A changed content hash adds a revision; the first archive time is kept.
+        A changed content hash adds a revision; the first archive time is kept. An entry
+        without a capture keeps the one recorded; a new capture of an unchanged post is
+        recorded without making the post ``updated``.
         """
         stamp = now.isoformat(timespec="seconds")
         with self.connection:  # one transaction
             self.connection.execute("BEGIN IMMEDIATE")
             old = self.get(entry.site, entry.article_id)
-            if (
+            if old is not None and not entry.warc_file:
+                entry.warc_file, entry.warc_offset = old.warc_file, old.warc_offset
+                entry.warc_digest = old.warc_digest
+            same_post = (
                 old is not None
                 and old.content_hash == entry.content_hash
                 and old.path == entry.path
                 and bool(old.complete) == entry.complete
+            )
+            if same_post and (old.warc_file, old.warc_offset) == (
+                entry.warc_file,
+                entry.warc_offset,
             ):
                 return "unchanged"
             entry.first_archived = old.first_archived if old else stamp
-            entry.last_changed = stamp
+            entry.last_changed = old.last_changed if old and same_post else stamp
             self.connection.execute(
-                "INSERT OR REPLACE INTO articles VALUES "
-                "(:site, :article_id, :url, :title, :published, :source, :category, :path, "
-                ":content_hash, :first_archived, :last_changed, :complete)",
+                f"INSERT OR REPLACE INTO articles ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join(':' + column for column in _COLUMNS)})",
                 asdict(entry),
             )
             if old is None or old.content_hash != entry.content_hash:
@@ -170,6 +193,8 @@ class Catalog:
                     "INSERT INTO revisions VALUES (?, ?, ?, ?)",
                     (entry.site, entry.article_id, entry.content_hash, stamp),
                 )
+            if same_post:
+                return "unchanged"
             return "new" if old is None else "updated"
 
     def revisions(self, site: str, article_id: str) -> list[tuple[str, str]]:
@@ -295,10 +320,12 @@ def rebuild(catalog: Catalog, profiles: SiteProfiles, now: datetime) -> tuple[in
     """Recreate the catalog from the archive's Markdown files alone.
 
     Returns the number of articles indexed and the posts that could not be read (with
-    the reason). Revision history starts again from the files as they are.
+    the reason). Revision history starts again from the files as they are; the captures
+    that the catalog recorded (its rows' ``warc_*`` fields) are kept.
     """
     problems: list[str] = []
     entries: list[CatalogEntry] = []
+    captures = {(e.site, e.article_id): e for e in catalog.entries() if e.warc_file}
     for path in _posts(catalog.archive_dir):
         data = path.read_bytes()
         try:
@@ -321,6 +348,9 @@ def rebuild(catalog: Catalog, profiles: SiteProfiles, now: datetime) -> tuple[in
             problems.append(f"{path}: {exc}")
     catalog.clear()
     for entry in entries:
+        if recorded := captures.get((entry.site, entry.article_id)):
+            entry.warc_file, entry.warc_offset = recorded.warc_file, recorded.warc_offset
+            entry.warc_digest = recorded.warc_digest
         catalog.record(entry, now)
     return len(entries), problems
 

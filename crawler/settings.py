@@ -53,6 +53,7 @@ ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 300,
     "pipelines.deduplicate.DeduplicatePipeline": 400,
     "pipelines.images.ImagePipeline": 700,
+    "pipelines.capture.CapturePipeline": 750,
     "pipelines.archive.ArchivePipeline": 800,
 }
 # Next to the spider (Scrapy's own run 700-900 on its output): links to archived articles,
@@ -142,10 +143,22 @@ ARCHIVE_IMAGES = True  # download article images into <ARCHIVE_DIR>/assets/image
 # images of 8 MiB must not write half a gigabyte). Xinhua's articles have 0-20 photos.
 ARCHIVE_IMAGES_MAX_PER_ARTICLE = 30
 ARCHIVE_IMAGES_MAX_BYTES_PER_ARTICLE = 20 * 1024 * 1024
+# Keep what the servers sent for every archived article page (continuation pages too), request
+# and response, as WARC files in <ARCHIVE_DIR>/_warc/ (crawler/warc.py); a writer starts a new
+# file each day (UTC) and past this size.
+ARCHIVE_WARC = True
+ARCHIVE_WARC_MAX_BYTES = 1024 * 1024 * 1024
 # Overlapping runs: the second waits this many seconds for the first, then exits non-zero.
 ARCHIVE_LOCK = True
 ARCHIVE_LOCK_WAIT = 0
 ARCHIVE_LOCK_SHARED = False  # set by distributed mode: the workers of a crawl share the lock
+
+# --- scrapy buildsite (crawler/sitebuild.py): the Jekyll site in parts of whole days.
+BUILDSITE_JEKYLL = "jekyll"  # the command, or its path
+# Jekyll 4.3's build time grows with the square of a site's files: parts of about 1,000 posts
+# cost ~1 ms per post in it, against ~0.5 s of start-up per part.
+BUILDSITE_PART_POSTS = 1000
+BUILDSITE_JOBS = 1  # Jekyll builds at a time (-j N)
 
 # --- Distributed crawls (crawler/distributed.py, docs/distributed.md): set REDIS_URL and start
 # as many workers as you like; they share scrapy-redis's frontier and one archive.

@@ -322,6 +322,9 @@ class ArchivePipeline:
             content_hash=content_hash(data),
             complete=not article.missing_pages,
         )
+        if article.capture is not None:
+            entry.warc_file, entry.warc_offset = article.capture.file, article.capture.offset
+            entry.warc_digest = article.capture.digest
         self.catalog.record(entry, datetime.now(BEIJING))
         return moved
 

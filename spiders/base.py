@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from scrapy.utils.response import response_status_message
 from twisted.python.failure import Failure
 
 from crawler.encoding import page_text
-from crawler.items import PageSnapshot, RawPage
+from crawler.items import HttpExchange, PageSnapshot, RawPage
 from crawler.middlewares import CONTINUATION_META
 from crawler.profiles import GENERIC, SiteProfile, SiteProfiles
 
@@ -69,13 +70,7 @@ class ArticleSpider(Spider):
                 )
                 return
             site = landed
-        page = RawPage(
-            url=response.url,
-            html=page_text(response),
-            site=site,
-            headers=_headers(response),
-            request_url=redirects[0],
-        )
+        page = raw_page(response, site, redirects[0])
         yield self._next_page_or_item(page, self._continuation_urls(response, page))
 
     def site_after_redirect(self, url: str) -> str | None:
@@ -98,7 +93,9 @@ class ArticleSpider(Spider):
         self, response: Response, page: RawPage, remaining: list[str]
     ) -> Iterator[RawPage | Request]:
         if isinstance(response, TextResponse):
-            page.continuation_pages.append(PageSnapshot(response.url, page_text(response)))
+            page.continuation_pages.append(
+                PageSnapshot(response.url, page_text(response), http_exchange(response))
+            )
             # Pagers often show a window of pages: later pages may reveal more.
             known = {page.url, *remaining, *page.missing_pages}
             known.update(snapshot.url for snapshot in page.continuation_pages)
@@ -231,6 +228,51 @@ def fetch_failure_reason(failure: Failure, request: Request, settings: BaseSetti
     if request.meta.get("redirect_urls"):
         reason += f" (redirected to {request.url})"
     return reason
+
+
+def raw_page(response: TextResponse, site: str, request_url: str) -> RawPage:
+    """The raw page item of an article page, read with the rules of ``site``."""
+    return RawPage(
+        url=response.url,
+        html=page_text(response),
+        site=site,
+        headers=_headers(response),
+        request_url=request_url,
+        exchange=http_exchange(response),
+    )
+
+
+def http_exchange(response: Response) -> HttpExchange:
+    """What the page's WARC capture records, taken now, when it arrived. Credentials the
+    crawler sent (a proxy's, a site's) stay out of it: WARC files are meant to be shared."""
+    request = response.request
+    request_headers = (
+        [
+            (key.decode("latin-1"), value.decode("latin-1"))
+            for key, values in request.headers.items()
+            if key.lower() not in _SECRET_HEADERS
+            for value in values
+        ]
+        if request is not None
+        else []
+    )
+    return HttpExchange(
+        url=response.url,
+        status=response.status,
+        headers=[
+            (key.decode("latin-1"), value.decode("latin-1"))
+            for key, values in response.headers.items()
+            for value in values
+        ],
+        body=response.body,
+        date=datetime.now(UTC),
+        method=request.method if request is not None else "GET",
+        request_headers=request_headers,
+        protocol=response.protocol or "HTTP/1.1",
+    )
+
+
+_SECRET_HEADERS = {b"authorization", b"proxy-authorization", b"cookie"}
 
 
 def _headers(response: Response) -> dict[str, list[str]]:

@@ -1,0 +1,127 @@
+"""Stage 6: keep what the server sent for each article, as WARC records in ``_warc/``."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import reactor
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from crawler import __version__
+from crawler.catalog import Catalog
+from crawler.items import Article, Capture
+from crawler.warc import WARC_DIR, WarcWriter, capture_digest
+
+logger = logging.getLogger(__name__)
+
+
+class CapturePipeline:
+    """Writes each article's pages (continuation pages included), request and response with
+    their headers, into the archive's WARC files (:mod:`crawler.warc`) and puts the
+    capture's place on the article, for the archive stage to record in the catalog.
+
+    An article whose pages are byte for byte those of its recorded capture keeps that
+    capture (``warc/unchanged``): the revisits of a scheduled crawl add nothing. An article
+    read from the archive's own captures (``scrapy reextract``) is not captured again. A
+    capture that cannot be written is logged and counted (``warc/failed``); the article is
+    still archived, and ``scrapy verify`` names it. The files are written by one thread of
+    their own, beside the crawl's event loop.
+    """
+
+    def __init__(
+        self, archive_dir: Path, stats: StatsCollector, *, max_bytes: int, use_catalog: bool
+    ):
+        self.archive_dir = archive_dir
+        self.stats = stats
+        self.writer = WarcWriter(
+            archive_dir, max_bytes=max_bytes, software=f"xinhua-archiver/{__version__}"
+        )
+        self.use_catalog = use_catalog
+        self._catalog: Catalog | None = None
+        self._error: OSError | None = None  # the last failed write's
+        self._reported = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CapturePipeline:
+        settings = crawler.settings
+        if not settings.getbool("ARCHIVE_WARC") or settings.getbool("ARCHIVE_TO_STDOUT"):
+            raise NotConfigured("ARCHIVE_WARC is off (or nothing is archived)")
+        assert crawler.stats is not None
+        return cls(
+            Path(settings["ARCHIVE_DIR"]),
+            crawler.stats,
+            max_bytes=settings.getint("ARCHIVE_WARC_MAX_BYTES"),
+            use_catalog=settings.getbool("ARCHIVE_CATALOG"),
+        )
+
+    def open_spider(self) -> None:
+        self._thread = ThreadPool(minthreads=1, maxthreads=1, name="warc-writer")
+        self._thread.start()
+
+    def close_spider(self) -> None:
+        self._thread.stop()  # after the last capture it was given
+        try:
+            self.writer.close()
+        except OSError as exc:
+            logger.error("WARC file not closed cleanly: %s", exc.strerror or exc)
+        if self._catalog is not None:
+            self._catalog.close()
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article) or item.capture is not None or not item.exchanges:
+            return item
+        deferred = deferToThreadPool(reactor, self._thread, self._capture, item)
+        item.capture, outcome = await maybe_deferred_to_future(deferred)
+        self.stats.inc_value(f"warc/{outcome}")
+        if outcome == "failed":
+            self._report_failure(item)
+        item.exchanges = []  # kept in the WARC file now, or lost: not carried further
+        return item
+
+    def _capture(self, item: Article) -> tuple[Capture | None, str]:
+        """The article's capture and the outcome: ``captured``, ``unchanged`` (the recorded
+        capture holds these very pages) or ``failed``. Runs in the capture thread."""
+        recorded = self._recorded_capture(item)
+        if recorded is not None and recorded.digest == capture_digest(item.exchanges):
+            return recorded, "unchanged"
+        try:
+            return self.writer.write_article(item.exchanges, item.missing_pages), "captured"
+        except OSError as exc:
+            self._error = exc
+            return None, "failed"
+
+    def _recorded_capture(self, item: Article) -> Capture | None:
+        """The article's capture as the catalog records it, if its file is still there."""
+        if not self.use_catalog:
+            return None
+        try:
+            if self._catalog is None:
+                self._catalog = Catalog(self.archive_dir)
+            entry = self._catalog.get(item.site, item.article_id)
+        except sqlite3.Error:  # the archive stage reports a damaged catalog
+            return None
+        if entry is None or not entry.warc_file:
+            return None
+        if not (self.archive_dir / WARC_DIR / entry.warc_file).is_file():
+            return None
+        return Capture(entry.warc_file, entry.warc_offset, entry.warc_digest)
+
+    def _report_failure(self, item: Article) -> None:
+        if self._reported:  # one line, not one per article of a full disk
+            return
+        self._reported = True
+        error = self._error
+        logger.error(
+            "Capture of %s not written to %s: %s (further failures are counted: warc/failed)",
+            item.url,
+            self.archive_dir / WARC_DIR,
+            (error.strerror or error) if error else "unknown error",
+        )
