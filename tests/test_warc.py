@@ -3,11 +3,19 @@ which warcio, the reference reader, reads back byte for byte."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-from conftest import DEMO_SITE, LOCAL, crawl_args, run_scrapy
+from conftest import DEMO_SITE, LOCAL, PROJECT, crawl_args, run_scrapy, scrapy_env
 from warcio.archiveiterator import ArchiveIterator
+from warcio.capture_http import capture_http
 
 from crawler.replay import site_path
 
@@ -103,3 +111,158 @@ def test_capture_can_be_switched_off(tmp_path, replay):
     assert result.returncode == 0, result.stderr
     assert not (archive / "_warc").exists()
     assert catalog_rows(archive)[0]["warc_file"] == ""
+
+
+def changed_posts(archive: Path, before: dict[Path, tuple[bytes, int]]) -> list[Path]:
+    return sorted(path for path, (data, mtime) in before.items()
+                  if (path.read_bytes(), path.stat().st_mtime_ns) != (data, mtime))  # fmt: skip
+
+
+def post_versions(archive: Path) -> dict[Path, tuple[bytes, int]]:
+    return {path: (path.read_bytes(), path.stat().st_mtime_ns)
+            for path in (archive / "_posts").rglob("*.md")}  # fmt: skip
+
+
+def test_reextract_applies_a_profile_change_to_exactly_the_affected_posts_offline(tmp_path, replay):
+    archive = tmp_path / "archive"
+    proxy = replay(DEMO_SITE)
+    result = run_scrapy(*crawl_args(archive, START_URLS, *LOCAL), proxy=proxy)
+    assert result.returncode == 0, result.stderr
+    before = post_versions(archive)
+    assert len(before) == 7
+    # A rule fixed since: paragraphs starting 据介绍 are page furniture on news.cn. One
+    # archived article has one.
+    profiles = tmp_path / "sites"
+    shutil.copytree(PROJECT / "crawler" / "sites", profiles)
+    with (profiles / "xinhua.yaml").open("a", encoding="utf-8") as file:
+        file.write("drop_lines:\n  - '^据介绍'\n")
+    requests_before = len(proxy.requests)
+    result = run_scrapy(
+        "reextract", "-s", f"ARCHIVE_DIR={archive}", "-s", f"SITE_PROFILES_DIR={profiles}",
+        proxy=proxy,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "0 new, 1 updated, 6 unchanged" in result.stdout
+    assert len(proxy.requests) == requests_before  # not one request sent
+    (changed,) = changed_posts(archive, before)
+    assert changed.name == "2026-05-12-5e8a0c3f7b1d42e6a9f4c2d80b6e1a35.md"
+    assert "<p>据介绍" in before[changed][0].decode() and "<p>据介绍" not in changed.read_text()
+    row = next(row for row in catalog_rows(archive) if row["path"].endswith(changed.name))
+    connection = sqlite3.connect(archive / "_catalog" / "catalog.sqlite")
+    revisions = connection.execute(
+        "SELECT count(*) FROM revisions WHERE article_id = ?", (row["article_id"],)
+    ).fetchone()[0]
+    connection.close()
+    assert revisions == 2
+    assert len(warc_files(archive)) == 1  # read, not captured again
+    # Chosen by publication date and by site.
+    result = run_scrapy("reextract", "--since", "2026-05-13", "-s", f"ARCHIVE_DIR={archive}")
+    assert "0 new, 0 updated, 2 unchanged" in result.stdout, result.stdout
+    result = run_scrapy("reextract", "--site", "people", "-s", f"ARCHIVE_DIR={archive}")
+    assert "0 new, 0 updated, 0 unchanged" in result.stdout, result.stdout
+    # A reindex keeps the captures that the catalog recorded.
+    assert run_scrapy("reindex", "-s", f"ARCHIVE_DIR={archive}").returncode == 0
+    result = run_scrapy("verify", "-s", f"ARCHIVE_DIR={archive}")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def capture_with_warcio(warc: Path, urls: list[str], proxy_url: str) -> None:
+    """What another tool writes: warcio's capture_http recording urllib's fetches."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy_url}))
+    with capture_http(str(warc)):
+        for url in urls:
+            with contextlib.suppress(urllib.error.HTTPError):  # a 404, recorded as such
+                opener.open(url).read()
+
+
+def test_import_of_another_tools_warc_gives_the_posts_of_a_crawl(tmp_path, replay):
+    proxy = replay(DEMO_SITE)
+    articles = [OLD_LAYOUT, MULTI_PAGE,
+                "http://www.news.cn/20260512/5e8a0c3f7b1d42e6a9f4c2d80b6e1a35/c.html"]  # fmt: skip
+    second_page = MULTI_PAGE + "?page=2"
+    assert site_path(DEMO_SITE, second_page).is_file()
+    warc = tmp_path / "other-tool.warc.gz"
+    capture_with_warcio(
+        warc,
+        [START_URLS[0], *articles, second_page, "http://www.news.cn/robots.txt"],
+        proxy.url,
+    )
+    crawled, imported = tmp_path / "crawled", tmp_path / "imported"
+    result = run_scrapy("scrape", *articles, "-s", f"ARCHIVE_DIR={crawled}", proxy=proxy)
+    assert result.returncode == 0, result.stderr
+    requests_before = len(proxy.requests)
+    result = run_scrapy("import", str(warc), "-s", f"ARCHIVE_DIR={imported}", proxy=proxy)
+    assert result.returncode == 0, result.stderr
+    assert len(proxy.requests) == requests_before
+    assert "Imported into" in result.stdout and "3 new, 0 updated" in result.stdout
+    # The list page, robots.txt, the continuation page (joined) and the request records.
+    assert "1 not_article" in result.stdout and "1 not_html" in result.stdout
+    assert "1 continuation_page" in result.stdout and "6 request_record" in result.stdout
+    crawled_posts = {
+        p.relative_to(crawled): p.read_bytes() for p in (crawled / "_posts").rglob("*.md")
+    }
+    imported_posts = {
+        p.relative_to(imported): p.read_bytes() for p in (imported / "_posts").rglob("*.md")
+    }
+    assert imported_posts == crawled_posts and len(imported_posts) == 3
+    # What it archived is captured into the archive: verify holds.
+    result = run_scrapy("verify", "-s", f"ARCHIVE_DIR={imported}")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Runs ``scrapy`` with crawler/warc.py's os.write replaced: the CRASH_AT-th write of a WARC
+# record writes half of the record's gzip member, then the process is killed (SIGKILL).
+WARC_CRASH_HOOK = r"""
+import os, signal, sys, types
+import crawler.warc as warc
+nth, seen = int(os.environ["CRASH_AT"]), [0]
+
+class HalfWrite(types.ModuleType):
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def write(descriptor, data):
+        seen[0] += 1
+        if seen[0] == nth:
+            os.write(descriptor, bytes(data[: len(data) // 2]))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return os.write(descriptor, data)
+
+warc.os = HalfWrite("os")
+from scrapy.cmdline import execute
+sys.argv = ["scrapy", *sys.argv[1:]]
+execute()
+"""
+
+
+def test_a_run_killed_while_writing_a_capture_leaves_readable_warcs(tmp_path, replay):
+    archive = tmp_path / "archive"
+    proxy = replay(DEMO_SITE)
+    killed = subprocess.run(
+        [sys.executable, "-c", WARC_CRASH_HOOK, *crawl_args(archive, START_URLS, *LOCAL)],
+        cwd=PROJECT, env={**scrapy_env(proxy), "CRASH_AT": "6"},  # the third article's response
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (warc,) = warc_files(archive)
+    whole = []  # per record read by warcio: all of its block there?
+    with warc.open("rb") as file:
+        for record in ArchiveIterator(file):
+            record.content_stream().read()
+            whole.append(record.raw_stream.limit == 0)
+    assert whole == [True] * 5 + [False]  # warcinfo, two articles, half the third response
+    # verify and reextract read what is whole, say that the end is not, and find no fault.
+    checked = run_scrapy("verify", "-s", f"ARCHIVE_DIR={archive}")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "is incomplete (a run killed while writing it); skipped" in checked.stderr
+    reextracted = run_scrapy("reextract", "-s", f"ARCHIVE_DIR={archive}")
+    assert reextracted.returncode == 0, reextracted.stderr
+    assert " 0 updated" in reextracted.stdout
+    # The next crawl finishes the job in a file of its own; everything verifies.
+    result = run_scrapy(*crawl_args(archive, START_URLS, *LOCAL), proxy=proxy)
+    assert result.returncode == 0, result.stderr
+    assert len(warc_files(archive)) == 2 and len(catalog_rows(archive)) == 7
+    checked = run_scrapy("verify", "-s", f"ARCHIVE_DIR={archive}")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Verified 7 posts" in checked.stderr

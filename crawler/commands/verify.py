@@ -1,0 +1,62 @@
+"""``scrapy verify``: every post has its capture, and every capture is what was written."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from pathlib import Path
+
+from scrapy.commands import ScrapyCommand
+from scrapy.utils.log import configure_logging
+
+from crawler.catalog import CATALOG_DIR, DATABASE, Catalog
+from crawler.profiles import SiteProfiles
+from crawler.warc import WARC_DIR, verify_captures
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+
+    def short_desc(self) -> str:
+        return "Check that each post of ARCHIVE_DIR has its WARC capture, and the captures' digests"
+
+    def long_desc(self) -> str:
+        return (
+            "Read every WARC file in ARCHIVE_DIR/_warc/ and check each record's payload "
+            "digest, then check that each post in the catalog names a capture that is there: "
+            "the file, a response record at the offset, of the post's article. Prints one line "
+            "per problem and exits with status 1 when there is any."
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        configure_logging(self.settings)  # the readers' warnings: a truncated record, say
+        archive_dir = Path(self.settings["ARCHIVE_DIR"])
+        if not (archive_dir / CATALOG_DIR / DATABASE).is_file():
+            print(f"Archive {archive_dir} has no catalog; nothing to verify.", file=sys.stderr)
+            self.exitcode = 1
+            return
+        profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
+        try:
+            catalog = Catalog(archive_dir)
+            try:
+                entries = list(catalog.entries())
+            finally:
+                catalog.close()
+        except sqlite3.Error as exc:
+            print(f"Archive {archive_dir}: cannot read the catalog: {exc}", file=sys.stderr)
+            self.exitcode = 1
+            return
+        records, problems = verify_captures(archive_dir, entries, profiles)
+        for problem in problems:
+            print(problem)
+        verdict = f"{len(problems)} problem(s)" if problems else "all sound"
+        print(
+            f"Verified {len(entries)} posts and {records} records in {archive_dir / WARC_DIR}: "
+            f"{verdict}",
+            file=sys.stderr,
+        )
+        if problems:
+            self.exitcode = 1
