@@ -71,6 +71,7 @@ EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.progress.CrawlProgress": 0,  # a live line on a terminal, else the periodic one
     "crawler.fetchlog.HostFailureLog": 0,
+    "crawler.history.ArchiveHistory": 90,  # commits before the lock is let go (100)
     "crawler.lock.ArchiveLock": 100,
     "crawler.extensions.FieldHealthReport": 500,
     "crawler.summary.RunSummary": 510,
@@ -148,6 +149,9 @@ ARCHIVE_IMAGES_MAX_BYTES_PER_ARTICLE = 20 * 1024 * 1024
 # file each day (UTC) and past this size.
 ARCHIVE_WARC = True
 ARCHIVE_WARC_MAX_BYTES = 1024 * 1024 * 1024
+# Commit what each run changed (posts, images, site files) to the archive folder's own git
+# repository, created when missing (crawler/history.py).
+ARCHIVE_GIT = False
 # Overlapping runs: the second waits this many seconds for the first, then exits non-zero.
 ARCHIVE_LOCK = True
 ARCHIVE_LOCK_WAIT = 0
