@@ -36,6 +36,10 @@ class PageTooComplex(DropItem):
     """The page has more elements, or deeper nesting, than EXTRACT_MAX_* allow."""
 
 
+class UndecodablePage(DropItem):
+    """No charset reads the page's bytes cleanly: archiving it would archive garbage."""
+
+
 class DuplicateArticle(DropItem):
     """The same article (same site and ID) was already archived in this run."""
 

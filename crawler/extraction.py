@@ -23,7 +23,8 @@ from parsel.csstranslator import HTMLTranslator
 
 from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
 from crawler.dates import parse_published
-from crawler.drops import PageTooComplex
+from crawler.drops import PageTooComplex, UndecodablePage
+from crawler.encoding import undecodable
 from crawler.heuristics import densest_block, headline, visible_date, visible_source
 from crawler.items import Article, RawPage
 from crawler.profiles import FieldRule, SiteProfile
@@ -264,7 +265,8 @@ def _first_text(
 class ArticleExtractor:
     """Turns a :class:`RawPage` into an :class:`Article` with one profile's rules.
 
-    Raises :class:`PageTooComplex` for a page (or continuation page) beyond ``limits``.
+    Raises :class:`PageTooComplex` for a page (or continuation page) beyond ``limits``, and
+    :class:`UndecodablePage` for a page whose bytes no charset reads.
     """
 
     def __init__(self, profile: SiteProfile, limits: PageLimits):
@@ -285,6 +287,9 @@ class ArticleExtractor:
         }
 
     def extract(self, raw: RawPage) -> Article:
+        reason = undecodable(raw.html)
+        if reason:
+            raise UndecodablePage(reason)
         page = _Page(raw.url, raw.html, self._queries, self.limits)
         rules = self.profile.fields
         article = Article(
@@ -302,7 +307,7 @@ class ArticleExtractor:
             "source": _first_text(page, rules["source"], lambda text, _: clean_source(text)),
             "author": _first_text(page, rules["author"], lambda text, _: author_from_text(text)),
             "editor": _first_text(page, rules["editor"], lambda text, _: editor_from_text(text)),
-            "body": self._body(page, raw),
+            "body": self._body(page, raw, article.missing_pages),
         }
         for name, result in found.items():
             if result is not None:
@@ -330,13 +335,17 @@ class ArticleExtractor:
             return clean_title(text, self.profile.title_suffixes)
         return collapse_whitespace(text)
 
-    def _body(self, page: _Page, raw: RawPage) -> _Found | None:
-        """Paragraphs of the first page, then of each continuation page in order."""
+    def _body(self, page: _Page, raw: RawPage, missing_pages: list[str]) -> _Found | None:
+        """Paragraphs of the first page, then of each continuation page in order; one whose
+        bytes no charset reads is a missing page, as one that could not be fetched."""
         first = self._page_body(page)
         if first is None:
             return None
         paragraphs = list(first.value)
         for snapshot in raw.continuation_pages:
+            if undecodable(snapshot.html):
+                missing_pages.append(snapshot.url)
+                continue
             more = self._page_body(_Page(snapshot.url, snapshot.html, self._queries, self.limits))
             if more is not None:
                 paragraphs.extend(more.value)

@@ -11,7 +11,7 @@ from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 from test_hostile_input import xinhua_page
 
-from crawler.drops import PageTooComplex
+from crawler.drops import PageTooComplex, UndecodablePage
 from crawler.extraction import ArticleExtractor, PageLimits, compile_query, parse_html
 from crawler.items import PageSnapshot, RawPage
 from crawler.profiles import GENERIC, FieldRule, SiteProfiles
@@ -181,3 +181,19 @@ def test_deeply_nested_jsonld_is_read_or_skipped_without_recursion(stages, jsonl
     article = extract(stages, "http://www.example.org/news/1.html", page, GENERIC)
     assert article.title in {"深层列表里的标题", "页面标题"}
     assert article.published.isoformat() == "2024-06-01T10:00:00+08:00"
+
+
+GARBLED = "<html><body><p>" + "新华社\ufffd\ufffd北京\ufffd电" * 50 + "</p></body></html>"
+
+
+def test_page_that_no_charset_reads_is_undecodable():
+    with pytest.raises(UndecodablePage, match="150 replacement characters"):
+        _extractor().extract(RawPage(XINHUA_URL, xinhua_page("乱码", (GARBLED,)), "xinhua"))
+
+
+def test_continuation_page_that_no_charset_reads_is_a_missing_page():
+    raw = RawPage(XINHUA_URL, xinhua_page("首页"), "xinhua")
+    raw.continuation_pages.append(PageSnapshot(XINHUA_URL + "?page=2", GARBLED))
+    article = _extractor().extract(raw)
+    assert article.missing_pages == [XINHUA_URL + "?page=2"]
+    assert not any("\ufffd" in paragraph for paragraph in article.paragraphs)

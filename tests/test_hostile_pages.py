@@ -1,9 +1,10 @@
-"""Pages that cost too much to read or break the readers (issue 12, cases 8-11): one real
+"""Pages that cost too much to read or break the readers (issue 12, cases 8-12): one real
 ``scrapy scrape`` of hostile and normal pages in Xinhua's markup, served by the fault proxy.
 
 A page beyond the work bounds (EXTRACT_MAX_ELEMENTS, EXTRACT_MAX_DEPTH) is a counted drop,
 quickly, and the other pages are archived; nothing deep raises RecursionError, nothing logs a
-whole page; a bad date or an empty source label gives no value from that rule.
+whole page; a bad date or an empty source label gives no value from that rule; bytes that
+contradict their declared charset are read by what they are, or dropped when nothing reads them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import pytest
 from conftest import read_post
 from faultserver import Body
-from test_hostile_input import PARAGRAPHS, Scrape, scrape, xinhua_page, xinhua_url
+from test_hostile_input import CHARSET_TITLE, PARAGRAPHS, Scrape, scrape, xinhua_page, xinhua_url
 
 SECOND = "<p>\u3000\u3000这是一个普通的第二段，内容足够长，可以当作正文段落来识别和保留下来。</p>"
 # ~300 KB of comment in every hostile page: a log that prints a page shows it in its size.
@@ -32,22 +33,35 @@ READABLE = {
     "nested-100": "<span>" * 100 + SECOND + "</span>" * 100,
 }
 BAD_TIMES = ["10:00:00+99:99", "10:00:00+2400", "10:00:00-23:99", "24:61", "10:00:60"]
+GBK = xinhua_page(CHARSET_TITLE).encode("gbk")
+GBK_ONE_BAD_BYTE = GBK.replace("第二段".encode("gbk"), b"\x81\x20", 1)
+UTF8 = xinhua_page(CHARSET_TITLE).encode("utf-8")
+# (bytes, Content-Type); the pages' own <meta> says utf-8
+CHARSETS = {
+    "utf8-under-shift_jis": (UTF8, "text/html; charset=shift_jis"),
+    "gbk-one-bad-byte-under-utf8": (GBK_ONE_BAD_BYTE, "text/html; charset=utf-8"),
+    "gbk-under-big5": (GBK, "text/html; charset=big5"),
+    "gbk-one-bad-byte-under-gb2312": (GBK_ONE_BAD_BYTE, "text/html; charset=gb2312"),
+}
+# one byte in five lost after the head: neither UTF-8 nor GB18030 reads it
+DAMAGED = UTF8[:2000] + bytes(byte for n, byte in enumerate(UTF8[2000:]) if n % 5)
 
 
-def _pages() -> dict[str, str]:
+def _pages() -> dict[str, tuple[bytes, str]]:
     pages = {name: xinhua_page(name, (body,)) for name, body in {**HOSTILE, **READABLE}.items()}
     for bad in BAD_TIMES:
         pages[f"time {bad}"] = xinhua_page(f"time {bad}").replace("10:00:00", bad)
     pages["empty-source"] = xinhua_page("empty-source", source="")
     pages["normal"] = xinhua_page("normal")
-    return pages
+    encoded = {name: (html.encode("utf-8"), "text/html") for name, html in pages.items()}
+    return {**encoded, **CHARSETS, "undecodable": (DAMAGED, "text/html; charset=utf-8")}
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> tuple[Scrape, dict[str, str], float]:
     pages = _pages()
     urls = {name: xinhua_url(500 + n) for n, name in enumerate(pages)}
-    faults = {urls[name]: Body(html.encode("utf-8")) for name, html in pages.items()}
+    faults = {urls[name]: Body(data, kind) for name, (data, kind) in pages.items()}
     started = time.monotonic()
     run = scrape(tmp_path_factory.mktemp("hostile"), faults, list(urls.values()))
     return run, urls, time.monotonic() - started
@@ -92,3 +106,21 @@ def test_normal_page_is_archived_beside_them(hostile):
     run, urls, _ = hostile
     meta, _ = read_post(run.written[urls["normal"]])
     assert meta["source"] == "新华网"
+
+
+@pytest.mark.parametrize("name", CHARSETS)
+def test_bytes_are_read_by_what_they_are(hostile, name):
+    run, urls, _ = hostile
+    path = run.written[urls[name]]
+    meta, body = read_post(path)
+    assert meta["title"] == CHARSET_TITLE
+    assert "这是正文的第一段" in body
+    assert "\ufffd" not in path.read_text(encoding="utf-8").replace(
+        "\ufffd", "", 1 if "one-bad-byte" in name else 0
+    )
+
+
+def test_bytes_that_nothing_reads_are_a_counted_drop(hostile):
+    run, urls, _ = hostile
+    assert run.failed[urls["undecodable"]].startswith("UndecodablePage: "), run.failed
+    assert run.stats["item_dropped_reasons_count/UndecodablePage"] == 1
