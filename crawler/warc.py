@@ -329,9 +329,10 @@ def iter_source_records(source: WarcSource) -> Iterator[WarcRecord]:
         yield from iter_records(stream, str(source))
 
 
-def read_article_pages(source: WarcSource, offset: int) -> list[CapturedPage]:
+def read_article_pages(source: WarcSource, offset: int, count: int = 0) -> list[CapturedPage]:
     """The pages of the article whose first page's response record starts at ``offset``:
-    that page, then the continuation pages that follow it and name it. Raises
+    that page, then the continuation pages that follow it and name it; ``count`` of them
+    when the caller knows how many there are (no record past them is read). Raises
     :class:`DamagedCapture` when there is no whole response record there."""
     pages: list[CapturedPage] = []
     try:
@@ -345,6 +346,8 @@ def read_article_pages(source: WarcSource, offset: int) -> list[CapturedPage]:
                 if page is None or page.continues != first_id:
                     break  # the next article, or the end of this one's records
                 pages.append(page)
+                if len(pages) == count:
+                    break
     except (OSError, zipfile.BadZipFile) as exc:
         raise DamagedCapture(f"cannot read {source}: {exc}") from exc
     if not pages:

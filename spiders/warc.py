@@ -114,7 +114,10 @@ class WarcSpider(ArticleSpider):
                 continue
             try:
                 source = WarcSource(archive_dir / WARC_DIR / entry.warc_file)
-                pages = read_article_pages(source, entry.warc_offset)
+                # One payload digest per page: no record after the article's is read.
+                pages = read_article_pages(
+                    source, entry.warc_offset, len(entry.warc_digest.split())
+                )
             except DamagedCapture as exc:
                 self._count("reextract/damaged_capture")
                 self.logger.warning("Not re-extracted: %s: %s", entry.url, exc)
@@ -203,7 +206,7 @@ class WarcSpider(ArticleSpider):
                 if url not in offsets:
                     missing.append(url)
                     continue
-                (page, *_rest) = read_article_pages(source, offsets[url])
+                (page,) = read_article_pages(source, offsets[url], 1)
                 pages.append(page)
                 queue += [link for link in continued.get(url, []) if link not in seen]
                 seen.update(queue)
