@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from conftest import DEMO_SITE, LOCAL, PROJECT, crawl_args, run_scrapy, scrapy_env
@@ -208,6 +209,17 @@ def test_import_of_another_tools_warc_gives_the_posts_of_a_crawl(tmp_path, repla
     # What it archived is captured into the archive: verify holds.
     result = run_scrapy("verify", "-s", f"ARCHIVE_DIR={imported}")
     assert result.returncode == 0, result.stdout + result.stderr
+    # The same WARC packaged as a WACZ (a zip holding it, stored, under archive/).
+    wacz = tmp_path / "other-tool.wacz"
+    with zipfile.ZipFile(wacz, "w", zipfile.ZIP_STORED) as package:
+        package.write(warc, "archive/data.warc.gz")
+        package.writestr("datapackage.json", "{}")
+    from_wacz = tmp_path / "from-wacz"
+    result = run_scrapy("import", str(wacz), "-s", f"ARCHIVE_DIR={from_wacz}", proxy=proxy)
+    assert result.returncode == 0, result.stderr
+    assert {
+        p.relative_to(from_wacz): p.read_bytes() for p in (from_wacz / "_posts").rglob("*.md")
+    } == crawled_posts
 
 
 # Runs ``scrapy`` with crawler/warc.py's os.write replaced: the CRASH_AT-th write of a WARC
