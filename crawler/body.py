@@ -149,33 +149,35 @@ class _ParagraphWalker:
     def flush(self) -> None:
         if self.pieces:
             self.paragraphs.append("<p>" + "".join(self.pieces) + "</p>")
-            self.pieces = []
+            self.pieces.clear()
 
     def walk(self, root: HtmlElement) -> None:
-        self.text(root.text)
-        # (element, its children still to read, what ends it: a closing tag, a paragraph
-        # break or nothing); the root's own tail is not part of the body.
+        pieces = self.pieces
+        if root.text:
+            pieces.append(escape(root.text, quote=False))
+        # (element, its children still to read, what ends it); the root's own tail is not
+        # part of the body. A childless element is read at once, without the stack.
         stack: list[tuple[HtmlElement, Iterator[HtmlElement], str | _End | None]] = [
             (root, iter(root), None)
         ]
         while stack:
             element, children, end = stack[-1]
-            child = next(children, None)
-            if child is None:
+            for child in children:
+                opened = self.start(child, root)
+                if opened is not _End.UNREAD:
+                    if child.text:
+                        pieces.append(escape(child.text, quote=False))
+                    if len(child):
+                        stack.append((child, iter(child), opened))
+                        break
+                    self.end(opened)
+                if child.tail:
+                    pieces.append(escape(child.tail, quote=False))
+            else:  # all its children read
                 stack.pop()
-                if end is _End.PARAGRAPH:
-                    self.flush()
-                elif isinstance(end, str):
-                    self.pieces.append(end)
-                if stack:
-                    self.text(element.tail)
-                continue
-            end = self.start(child, root)
-            if end is _End.UNREAD:
-                self.text(child.tail)
-            else:
-                self.text(child.text)
-                stack.append((child, iter(child), end))
+                self.end(end)
+                if stack and element.tail:
+                    pieces.append(escape(element.tail, quote=False))
 
     def start(self, element: HtmlElement, root: HtmlElement) -> str | _End | None:
         """Opens ``element``; returns what ends it (a closing tag, a paragraph break, nothing)."""
@@ -199,6 +201,12 @@ class _ParagraphWalker:
         # inside embed, source, track, param, wbr and keygen (void in HTML5, not to libxml2).
         return None
 
+    def end(self, end: str | _End | None) -> None:
+        if end is _End.PARAGRAPH:
+            self.flush()
+        elif end:
+            self.pieces.append(end)
+
     def holding_blocks(self, root: HtmlElement) -> set[HtmlElement]:
         """The elements under ``root`` with a block inside (bold around paragraphs is not
         kept as bold): found once, from each block up to an ancestor already found."""
@@ -210,10 +218,6 @@ class _ParagraphWalker:
                     self._holding_blocks.add(parent)
                     parent = None if parent is root else parent.getparent()
         return self._holding_blocks
-
-    def text(self, text: str | None) -> None:
-        if text:
-            self.pieces.append(escape(text, quote=False))
 
     def line_break(self) -> None:
         """``<br>`` stays a line break; two in a row separate paragraphs (pages without <p>)."""

@@ -129,13 +129,22 @@ class _Found:
     rule: str
 
 
+# libxml2 reads a page at most this many levels deep (with huge_tree, as parsel parses it);
+# deeper, it stops reading, silently: the rest of the page is lost.
+_PARSER_MAX_DEPTH = 2048
+
+
 class PageLimits:
     """The most work one page may cost: the elements of its parsed tree and their nesting.
 
     The body walk and the heuristics are linear in the elements; some steps cost the
     elements times their depth (text measured at every nesting level, libxml2's text-node
     queries), so both bounds together bound the work. Real article pages have 300-3,000
-    elements nested 10-20 deep; libxml2 itself stops reading a page, silently, at 2,048 levels.
+    elements nested 10-20 deep.
+
+    A parsed page is checked at once for its elements (counted only when it is long enough
+    to hold that many) and for libxml2's own limit; the depth bound, which costs a pass
+    over the tree, when a heuristic first reads the whole page: most pages need none.
     """
 
     def __init__(self, max_elements: int, max_depth: int):
@@ -143,10 +152,16 @@ class PageLimits:
         self.max_depth = max_depth
         self._count = XPath("count(//*)")
         # /*/*/…: one step per level, so each element is visited once, whatever the shape.
-        self._deeper = XPath("boolean(/" + "/".join(["*"] * (max_depth + 1)) + ")")
+        # A bound at or past libxml2's own tests nothing.
+        self._deeper = (
+            XPath("boolean(/" + "/".join(["*"] * (max_depth + 1)) + ")")
+            if max_depth < _PARSER_MAX_DEPTH
+            else None
+        )
 
-    def check(self, html: str, root: HtmlElement) -> None:
-        """Raises :class:`PageTooComplex` for a page beyond either bound."""
+    def check_parsed(self, html: str, root: HtmlElement) -> None:
+        """Raises :class:`PageTooComplex` for a page of too many elements, or one that
+        libxml2 stopped reading (its last open elements are still the last ones)."""
         # Each element takes at least three characters ("<b>"): most pages need no count.
         if len(html) > 3 * self.max_elements:
             elements = int(self._count(root))
@@ -154,7 +169,17 @@ class PageLimits:
                 raise PageTooComplex(
                     f"{elements} elements, more than EXTRACT_MAX_ELEMENTS ({self.max_elements})"
                 )
-        if self._deeper(root):
+        depth, last = 1, root
+        while len(last):
+            depth, last = depth + 1, last[-1]
+        if depth >= _PARSER_MAX_DEPTH:
+            raise PageTooComplex(
+                f"elements nested {_PARSER_MAX_DEPTH} levels deep: the HTML parser stops there"
+            )
+
+    def check_depth(self, root: HtmlElement) -> None:
+        """Raises :class:`PageTooComplex` for a page nested deeper than the bound."""
+        if self._deeper is not None and self._deeper(root):
             raise PageTooComplex(
                 f"elements nested more than EXTRACT_MAX_DEPTH ({self.max_depth}) levels deep"
             )
@@ -170,7 +195,8 @@ class _Page:
         # A stray early </html> (gov.cn's included header has one) would leave the article
         # outside the document root, out of reach of CSS rules; end tags are optional anyway.
         self.selector = parse_html(_CLOSING_ROOT_TAGS.sub("", html), url)
-        limits.check(html, self.selector.root)
+        limits.check_parsed(html, self.selector.root)
+        self.limits: PageLimits | None = limits  # None once the depth is checked
         self._jsonld: list[Any] | None = None
         self._selected: dict[tuple[str, str], list[Any]] = {}
 
@@ -182,7 +208,7 @@ class _Page:
         elif rule.kind == "regex":
             yield from (fragment_text(value) for value in self._regex_values(rule))
         elif rule.kind == "heuristic":
-            yield from TEXT_HEURISTICS[rule.query](self.selector)
+            yield from TEXT_HEURISTICS[rule.query](self._whole_page())
         else:
             for match in self._select(rule):
                 if isinstance(match, str):
@@ -197,11 +223,18 @@ class _Page:
                 if value.strip():
                     yield fragment_fromstring(value, create_parent="div")
         elif rule.kind == "heuristic":
-            yield from densest_block(self.selector)
+            yield from densest_block(self._whole_page())
         else:
             for match in self._select(rule):
                 if isinstance(match, HtmlElement):
                     yield match
+
+    def _whole_page(self) -> Selector:
+        """The page, for a heuristic that reads all of it: within the depth bound."""
+        if self.limits is not None:
+            self.limits.check_depth(self.selector.root)
+            self.limits = None
+        return self.selector
 
     def _regex_values(self, rule: FieldRule) -> Iterator[str]:
         for match in re.finditer(rule.query, self.html):

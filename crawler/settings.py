@@ -123,10 +123,11 @@ INCREMENTAL_ENABLED = True
 INCREMENTAL_REVISIT_DAYS = 3
 
 # --- Extraction: the most work one page may cost. Real article pages have 300-3,000 elements
-# nested 10-20 deep; a page with more elements, or nested deeper, is dropped (PageTooComplex)
-# instead of holding up the crawl: at these bounds a page takes at most about a second.
+# nested 10-20 deep. A page with more elements is dropped (PageTooComplex), and so is a page
+# nested deeper when a generic heuristic has to read all of it; at these bounds a page takes
+# at most about a second. One 2,048 levels deep, where libxml2 stops reading, is always dropped.
 EXTRACT_MAX_ELEMENTS = 25_000
-EXTRACT_MAX_DEPTH = 128  # at most 2,047: libxml2 stops reading a page there, silently
+EXTRACT_MAX_DEPTH = 128
 
 # --- Validation.
 # Publication dates further in the future than this are errors, not scoops.

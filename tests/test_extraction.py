@@ -138,16 +138,38 @@ def test_impossible_visible_time_falls_through_to_the_next_date_rule(stages, tim
     assert article.provenance["published"].startswith("generic:")
 
 
-def _extractor(max_elements: int = 25_000, max_depth: int = 128):
-    profile = SiteProfiles.from_folder(None)["xinhua"]
+def _extractor(max_elements: int = 25_000, max_depth: int = 128, site: str = "xinhua"):
+    profile = SiteProfiles.from_folder(None)[site]
     return ArticleExtractor(profile, PageLimits(max_elements, max_depth))
 
 
-def test_page_nested_deeper_than_the_limit_is_too_complex():
-    page = xinhua_page("深层嵌套", ("<span>" * 120 + "<p>正文段落</p>" + "</span>" * 120,))
-    assert _extractor(max_depth=140).extract(RawPage(XINHUA_URL, page, "xinhua")).paragraphs
+def _nested(depth: int, inner: str) -> str:
+    return "<span>" * depth + inner + "</span>" * depth
+
+
+def test_heuristics_read_no_page_nested_deeper_than_the_limit():
+    page = (
+        "<html><head><title>深层嵌套_示例网</title></head><body><h1>深层嵌套</h1>"
+        + _nested(150, "<p>2024-06-01 10:00 正文段落，足够长的一段文字。</p>")
+        + "</body></html>"
+    )
+    raw = RawPage("http://www.example.org/news/1.html", page, GENERIC)
+    assert _extractor(max_depth=160, site=GENERIC).extract(raw).paragraphs
     with pytest.raises(PageTooComplex, match="EXTRACT_MAX_DEPTH"):
-        _extractor(max_depth=120).extract(RawPage(XINHUA_URL, page, "xinhua"))
+        _extractor(max_depth=150, site=GENERIC).extract(raw)
+
+
+def test_rules_that_need_no_heuristic_read_a_deep_page():
+    page = xinhua_page("深层嵌套", (_nested(1500, "<p>正文段落</p>"),))
+    article = _extractor().extract(RawPage(XINHUA_URL, page, "xinhua"))
+    assert article.paragraphs == ["<p>正文段落</p>"]
+
+
+def test_page_the_parser_stopped_reading_is_too_complex():
+    # libxml2 stops at 2,048 levels: the second paragraph would be lost without a word
+    page = xinhua_page("截断", (_nested(3000, "<p>深处</p>") + "<p>后面的段落</p>",))
+    with pytest.raises(PageTooComplex, match="the HTML parser stops there"):
+        _extractor(max_depth=5000).extract(RawPage(XINHUA_URL, page, "xinhua"))
 
 
 def test_page_with_more_elements_than_the_limit_is_too_complex():
@@ -158,9 +180,9 @@ def test_page_with_more_elements_than_the_limit_is_too_complex():
 
 
 def test_continuation_pages_are_held_to_the_limits_too():
-    deep = xinhua_page("续页", ("<span>" * 200 + "<p>续页</p>" + "</span>" * 200,))
+    crowded = xinhua_page("续页", ("<p>" + "<span>字</span>" * 30_000 + "</p>",))
     raw = RawPage(XINHUA_URL, xinhua_page("首页"), "xinhua")
-    raw.continuation_pages.append(PageSnapshot(XINHUA_URL + "?page=2", deep))
+    raw.continuation_pages.append(PageSnapshot(XINHUA_URL + "?page=2", crowded))
     with pytest.raises(PageTooComplex):
         _extractor().extract(raw)
 
