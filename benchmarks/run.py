@@ -11,7 +11,10 @@ subprocesses:
     and doing nothing else;
 (b) ``scrapy crawl xinhua`` through ``http_proxy`` into a fresh archive;
 (c) the incremental second run of (b) over the unchanged site;
-(d) ``scrapy scrape`` of one article URL (wall time, start-up included).
+(d) ``scrapy scrape`` of one article URL (wall time, start-up included);
+(e) (b) again with ``ARCHIVE_WARC=False`` into another archive: what the WARC capture costs,
+    and the WARC bytes per article (b) wrote;
+(f) ``scrapy reextract`` of (b)'s archive: articles re-extracted per second from the captures.
 
 Both crawls get the same concurrency (16 requests, 16 per domain, no delay, no
 AutoThrottle). Pages/s is responses over Scrapy's own elapsed time; CPU ms per article
@@ -118,7 +121,15 @@ def run_once(
         "-s", f"ARCHIVE_DIR={archive}", "-s", f"RUN_SUMMARY_FILE={summary}", *SAME_LOAD,
     ]  # fmt: skip
     full = measure(crawl_command, cwd=PROJECT, proxy=proxy, stats_file=summary)
+    warc_bytes = sum(path.stat().st_size for path in (archive / "_warc").rglob("*.warc.gz"))
     second = measure(crawl_command, cwd=PROJECT, proxy=proxy, stats_file=summary)
+    plain = [*crawl_command, "-s", f"ARCHIVE_DIR={scratch / 'plain'}", "-s", "ARCHIVE_WARC=False"]
+    no_capture = measure(plain, cwd=PROJECT, proxy=proxy, stats_file=summary)
+    reextract = measure(
+        [sys.executable, "-m", "scrapy", "reextract", "-s", f"ARCHIVE_DIR={archive}",
+         "-s", f"RUN_SUMMARY_FILE={summary}", "-s", "LOG_LEVEL=WARNING"],
+        cwd=PROJECT, proxy=proxy, stats_file=summary,
+    )  # fmt: skip
     article = next(
         url for url in site_urls(root) if url.endswith(("c.html", ".htm")) and "col0/" in url
     )
@@ -128,7 +139,11 @@ def run_once(
         cwd=PROJECT, env={**os.environ, "http_proxy": proxy}, check=True, capture_output=True,
     )  # fmt: skip
     scrape = Measurement(time.perf_counter() - started, 0, 0, {})
-    return {"bare": bare, "full": full, "second": second, "scrape": scrape}
+    full.stats["warc_bytes"] = warc_bytes
+    return {
+        "bare": bare, "full": full, "second": second, "scrape": scrape,
+        "no_capture": no_capture, "reextract": reextract,
+    }  # fmt: skip
 
 
 def report(n: int, runs: list[dict[str, Measurement]]) -> None:
@@ -154,6 +169,25 @@ def report(n: int, runs: list[dict[str, Measurement]]) -> None:
         f"{runs[0]['second'].pages} requests, {statistics.median(second_share):.1%} of the first run"
     )
     print(f"(d) scrapy scrape of one URL: {median('scrape', 'wall'):.2f} s wall, start-up included")
+    costs = [1 - run["full"].pages_per_second / run["no_capture"].pages_per_second for run in runs]
+    cpu_costs = [run["full"].cpu / run["no_capture"].cpu - 1 for run in runs]
+    warc_bytes = statistics.median(run["full"].stats["warc_bytes"] / articles for run in runs)
+    print(
+        f"(e) WARC capture: {warc_bytes:,.0f} bytes per article; the crawl without it: "
+        f"{median('no_capture', 'pages_per_second'):.0f} pages/s, "
+        f"{median('no_capture', 'cpu') * 1000 / articles:.2f} CPU ms/article; capture costs "
+        f"{statistics.median(costs):.1%} of pages/s (each run: {', '.join(f'{c:.1%}' for c in costs)}), "
+        f"{statistics.median(cpu_costs):.1%} of CPU (each run: {', '.join(f'{c:.1%}' for c in cpu_costs)})"
+    )
+    rates = [
+        (run["reextract"].stats["unchanged"] + run["reextract"].stats["updated"])
+        / run["reextract"].elapsed
+        for run in runs
+    ]
+    print(
+        f"(f) scrapy reextract: {statistics.median(rates):.0f} articles/s "
+        f"({median('reextract', 'wall'):.2f} s wall, start-up included)"
+    )
 
 
 def main() -> None:

