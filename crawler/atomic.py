@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,19 +90,96 @@ def create_atomically(path: Path, data: bytes, *, root: Path) -> bool:
     return True
 
 
+# Beside the swept folder: when the last sweep that met no running writer began.
+SWEEP_MARKER = ".temporaries-swept"
+_CLOCK_SLACK_NS = 2 * 10**9  # folder times come from a coarse kernel clock
+
+
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Delete temporary files that a killed writer left under ``folder``.
 
     A temporary file names its writer's pid (``.<name>.<pid>.<token>.tmp``); one whose
     process no longer runs on this machine will never be renamed into place.
+
+    Creating a file sets its folder's modification time, so a temporary file left since the
+    last sweep is in a folder modified since: only those folders are read, and those with
+    subfolders to look into (a Linux folder's link count is 2 plus its subfolders), not the
+    archive's hundreds of thousands of posts on every run. ``SWEEP_MARKER``'s time says
+    when that sweep began; it moves only when no running writer's file was met, since that
+    writer may be killed later and leave it.
     """
-    removed = []
-    for path in folder.rglob(".*.tmp"):
-        parts = path.name.rsplit(".", 3)
-        if len(parts) == 4 and parts[1].isdigit() and not _running(int(parts[1])):
+    marker = folder / SWEEP_MARKER
+    since = _swept_since(marker)
+    started = time.time_ns()
+    removed: list[Path] = []
+    running = False
+    for directory, entries in _changed_folders(folder, since):
+        for entry in entries:
+            pid = _writer_pid(entry.name)
+            if pid is None:
+                continue
+            if _running(pid):
+                running = True
+                continue
+            path = directory / entry.name
             path.unlink(missing_ok=True)
             removed.append(path)
+    if not running:
+        _mark_swept(marker, started)
     return removed
+
+
+def _swept_since(marker: Path) -> int:
+    """From when (ns) folders may hold temporary files that no sweep has seen: 0 (all of
+    them) without a marker, or with anything but a plain file in its place."""
+    try:
+        marker_stat = marker.lstat()
+    except FileNotFoundError:
+        return 0
+    if not stat.S_ISREG(marker_stat.st_mode):
+        return 0
+    return marker_stat.st_mtime_ns - _CLOCK_SLACK_NS
+
+
+def _mark_swept(marker: Path, started: int) -> None:
+    """Set the marker's time to ``started``; never through a link planted in its place."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        descriptor = os.open(marker, flags, 0o644)
+    except OSError:  # a link or a folder there: the next sweep reads every folder again
+        return
+    try:
+        os.utime(descriptor, ns=(started, started))
+    finally:
+        os.close(descriptor)
+
+
+def _writer_pid(name: str) -> int | None:
+    """The pid in a temporary file's name (``.<name>.<pid>.<token>.tmp``); None for others."""
+    parts = name.rsplit(".", 3)
+    if name.startswith(".") and len(parts) == 4 and parts[3] == "tmp" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _changed_folders(root: Path, since: int) -> Iterator[tuple[Path, list[os.DirEntry[str]]]]:
+    """Each folder under ``root`` (itself included) modified at or after ``since`` (ns), with
+    its files; folders not followed through links."""
+    stack = [(root, root.stat())]
+    while stack:
+        folder, folder_stat = stack.pop()
+        changed = folder_stat.st_mtime_ns >= since
+        if not changed and folder_stat.st_nlink == 2:
+            continue  # nothing new in it, and no subfolder
+        files = []
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), entry.stat(follow_symlinks=False)))
+                elif changed:
+                    files.append(entry)
+        if changed:
+            yield folder, files
 
 
 def _running(pid: int) -> bool:
