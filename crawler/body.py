@@ -113,14 +113,23 @@ class _End(Enum):
     PARAGRAPH = "a paragraph break"
     UNREAD = "nothing: its content is not read"
 
-_INDENT = "[\\s\u3000\u2003\u2002\xa0]"
+_INDENT_CHARACTER = "[\\s\u3000\u2003\u2002\xa0]"
+# an indent or space, as text or as the character reference nh3 writes for U+00A0
+_INDENT = f"(?:{_INDENT_CHARACTER}|&nbsp;|&#160;)"
 _LEADING = re.compile(rf"^((?:<(?:strong|em)>)*)(?:{_INDENT}|<br>)+")
 # Tried only where a run of spaces starts: from every position inside a long run, a
 # 40,000-space paragraph took 40 s.
-_TRAILING = re.compile(rf"(?<!{_INDENT})(?<!<br>)(?:{_INDENT}|<br>)+((?:</(?:strong|em)>)*)$")
+_TRAILING = re.compile(
+    rf"(?<!{_INDENT_CHARACTER})(?<!<br>)(?<!&nbsp;)(?<!&#160;)"
+    rf"(?:{_INDENT}|<br>)+((?:</(?:strong|em)>)*)$"
+)
+# A line break before a paragraph indent starts a paragraph (pages that write one <br>
+# between paragraphs and indent each with two full-width or no-break spaces).
+_INDENTED_LINE = re.compile("<br>(?=[ \t\r\n]*[\u3000\u2003\xa0]{2})")
 _EMPTY_INLINE = re.compile(r"<(strong|em)>(?:\s|<br>)*</\1>")
 _SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
 _TAG = re.compile(r"<[^>]+>")
+_SENTENCE_END = re.compile(r"[。！？!?；;]")
 
 
 def paragraphs_from_element(element: HtmlElement, base_url: str) -> list[str]:
@@ -148,7 +157,8 @@ class _ParagraphWalker:
 
     def flush(self) -> None:
         if self.pieces:
-            self.paragraphs.append("<p>" + "".join(self.pieces) + "</p>")
+            lines = _INDENTED_LINE.split("".join(self.pieces))
+            self.paragraphs.extend(f"<p>{line}</p>" for line in lines)
             self.pieces.clear()
 
     def walk(self, root: HtmlElement) -> None:
@@ -269,6 +279,29 @@ def clean_paragraph(paragraph: str, drop_line: Callable[[str], bool]) -> str | N
     if drop_line(text):
         return None
     return f"<p>{inner}</p>"
+
+
+def without_leading_furniture(paragraphs: list[str], title: str | None) -> list[str]:
+    """The paragraphs from the first one that is text, not furniture: before it, a body block
+    often repeats the headline (whole or a line of it) and may open with a book's table of
+    contents (目录 and its chapter lines). Lines of prose are never dropped."""
+    start = 0
+    in_contents = False
+    for paragraph in paragraphs:
+        text = paragraph_text(paragraph)
+        plain = _SPACE_RUN.sub("", text).replace("\u3000", "")
+        if not text or _is_prose(text):
+            break
+        if plain == "目录":
+            in_contents = True
+        elif not (in_contents or (title and len(plain) >= 4 and plain in title.replace(" ", ""))):
+            break
+        start += 1
+    return paragraphs[start:]
+
+
+def _is_prose(text: str) -> bool:
+    return len(text) >= 40 or bool(_SENTENCE_END.search(text))
 
 
 def paragraph_text(paragraph: str) -> str:

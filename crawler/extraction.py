@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 from cssselect.xpath import XPathExpr, is_non_whitespace
@@ -25,7 +25,13 @@ from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_fro
 from crawler.dates import parse_published
 from crawler.drops import PageTooComplex, UndecodablePage
 from crawler.encoding import undecodable
-from crawler.heuristics import densest_block, headline, visible_date, visible_source
+from crawler.heuristics import (
+    confirmed_title_cut,
+    densest_block,
+    headline,
+    visible_date,
+    visible_source,
+)
 from crawler.items import Article, RawPage
 from crawler.profiles import FieldRule, SiteProfile
 from crawler.text import (
@@ -34,6 +40,7 @@ from crawler.text import (
     clean_title,
     collapse_whitespace,
     editor_from_text,
+    unescape_js_string,
 )
 
 # Script and style hold text only, so testing the parent is enough; an ancestor test costs
@@ -74,27 +81,15 @@ def compile_query(rule: FieldRule) -> XPath:
 
 TEXT_HEURISTICS: dict[str, Callable[[Selector], Iterator[str]]] = {
     "headline": headline,
+    "confirmed_title_cut": confirmed_title_cut,
     "visible_date": visible_date,
     "visible_source": visible_source,
 }
-_JS_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.S)
-_JS_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _TAGS = re.compile(r"<[^>]+>")
+_SHOWN_TIME_RANGE = timedelta(days=1)
 # </html> or </body>, in any case. Spelled out so that the pattern starts with a literal
 # "<" the regex engine can jump between; with re.I it tries every position (twice as slow).
 _CLOSING_ROOT_TAGS = re.compile(r"<(?=/[hHbB])/(?:[hH][tT][mM][lL]|[bB][oO][dD][yY])\s*>")
-
-
-def unescape_js_string(text: str) -> str:
-    """The value of a JavaScript string literal's body (``\\'``, ``\\n``, ``\\u4e2d`` …)."""
-
-    def replace(match: re.Match[str]) -> str:
-        escape = match.group(1)
-        if escape[0] in "ux" and len(escape) > 1:
-            return chr(int(escape[1:], 16))
-        return _JS_SIMPLE.get(escape, escape)
-
-    return _JS_ESCAPE.sub(replace, text)
 
 
 def fragment_text(fragment: str) -> str:
@@ -356,12 +351,29 @@ class ArticleExtractor:
         """
         rules = self.profile.fields["published"]
         dated = _first_text(page, rules, lambda text, _: parse_published(text))
-        if dated is None or dated.value.time() != time(0):
-            return dated
+        if dated is None:
+            return None
+        if dated.value.time() != time(0):
+            return self._shown_time(page, dated) or dated
         timed = _first_text(page, rules, lambda text, _: parse_published(text, require_time=True))
         if timed is not None and timed.value.date() == dated.value.date():
             return timed
         return dated
+
+    def _shown_time(self, page: _Page, dated: _Found) -> _Found | None:
+        """The time the page shows, where a metadata time less than a day away disagrees with
+        it: a ``<meta>`` or JSON-LD time is often when the page was updated or cached, or is
+        in another zone than it says. A shown date further away is some other date."""
+        rules = self.profile.fields["published"]
+        if not any(rule.name == dated.rule and rule.reads_metadata for rule in rules):
+            return None
+        shown_rules = tuple(rule for rule in rules if not rule.reads_metadata)
+        shown = _first_text(
+            page, shown_rules, lambda text, _: parse_published(text, require_time=True)
+        )
+        if shown is None or not timedelta(0) < abs(shown.value - dated.value) <= _SHOWN_TIME_RANGE:
+            return None
+        return shown
 
     def _title(self, text: str, rule: FieldRule) -> str:
         if rule.strip_suffix:

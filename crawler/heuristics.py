@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
+from itertools import chain, islice
 
-from lxml.etree import XPath, _ElementUnicodeResult
-from lxml.html import HtmlElement
+from lxml.etree import Element, XPath, _ElementUnicodeResult
+from lxml.html import HtmlElement, fragment_fromstring
 from parsel import Selector
 
-from crawler.body import BLOCK_TAGS
-from crawler.dates import date_strings
-from crawler.text import collapse_whitespace
+from crawler.body import BLOCK_TAGS, SKIPPED_TAGS
+from crawler.dates import date_strings, parse_published
+from crawler.text import collapse_whitespace, decode_js_string
 
 _NOT_TEXT = {"script", "style", "noscript", "template", "option", "select", "textarea"}
-_SOURCE_LABEL = re.compile(r"(?:文章)?来源\s*[:：]")
-_BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main"}
 # Elements read as one short text (a headline, a date split over spans) hold at most 64
 # nodes: more is never a headline or a date line, and reading every element's whole
 # subtree made a page of deeply nested tags quadratic. (libxml2 stops at the 65th node.)
 _SHORT = "[not(descendant::node()[65])]"
+_LONG = XPath("boolean(descendant::node()[65])")
 
 
 def _short_elements(*tags: str) -> XPath:
@@ -32,8 +33,37 @@ def _short_elements(*tags: str) -> XPath:
     return XPath(" | ".join(f"descendant-or-self::{tag}{_SHORT}" for tag in tags))
 
 
-_HEADINGS = _short_elements("h1", "h2", "h3")
+_NAMED_HEADLINE = (
+    "contains(@class, 'tit') or contains(@id, 'tit') or contains(@class, 'headline')"
+    " or contains(@class, 'bt')"
+)
+_HEADLINES = XPath(
+    " | ".join(f"descendant-or-self::{tag}{_SHORT}" for tag in ("h1", "h2", "h3"))
+    + f" | descendant-or-self::*[{_NAMED_HEADLINE}]{_SHORT}"
+)
 _DATE_LINES = _short_elements("div", "p", "span", "td", "li")
+_SHORT_TEXTS = _short_elements(
+    "h1", "h2", "h3", "h4", "div", "p", "span", "td", "strong", "b", "font"
+)
+# 来源 starting a line or field: not 图片来源/视频来源 (a picture's credit), not “来源： inside
+# a sentence; 文章来源, 信息来源, 稿件来源 … are the article's
+_SOURCE_LABEL = re.compile(
+    r"(?<![\u4e00-\u9fff“\"‘'])(?:本文|文章|信息|稿件|新闻|消息)?(?:来源|稿源)\s*[:：]"
+)
+_SOURCE_CLASS = re.compile(r"source|laiyuan", re.I)
+_MEDIA_NAME = re.compile(
+    r"^[\u4e00-\u9fffA-Za-z]{1,12}(?:新闻|日报|晚报|早报|时报|商报|报|网|社|客户端|电视台|电台|周刊)$"
+)
+_DATE_LINE_LENGTH = 160  # characters: a longer block is a paragraph, not a date line
+_CAPTION_CLASS = re.compile(r"pic|img|photo|caption|figure|tupian", re.I)
+_CAPTION_TAGS = {"p", "center", "font", "span", "figcaption", "td"}
+_BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main", "font", "center"}
+_SENTENCE_MARK = re.compile(r"[。！？；!?;]|\.(?=\s)")
+# A string literal of 40 characters or more, in double or single quotes.
+_JS_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"|\'((?:[^\'\\\n]|\\.){40,})\'')
+_HTML_PARAGRAPH = re.compile(r"<(?:p|br|div)\b", re.I)
+_MAX_SCRIPT = 2_000_000  # characters: larger scripts are libraries, not article data
+_MIN_PROSE = 10  # characters: a shorter line is a label, however it ends
 
 
 def _text_nodes(selector: Selector) -> list[_ElementUnicodeResult]:
@@ -48,18 +78,79 @@ def _text_nodes(selector: Selector) -> list[_ElementUnicodeResult]:
     ]
 
 
-def headline(selector: Selector) -> Iterator[str]:
-    """``<h1>``/``<h2>`` texts that ``<title>`` repeats, longest first.
+_TITLE_SEPARATOR = re.compile(r"\s*(?:[_|｜]|--?|—+|－|·|::)\s*")
 
-    The page title nearly always begins with the headline; a site logo in ``<h1>``
-    or a kicker in ``<h2>`` does not appear in it, so this skips them.
+
+def _page_titles(selector: Selector) -> list[str]:
+    """What the page calls itself: ``<title>`` and ``og:title``."""
+    titles = [
+        " ".join(selector.css("title ::text").getall()),
+        selector.css('meta[property="og:title"]::attr(content)').get() or "",
+    ]
+    return [title for title in map(collapse_whitespace, titles) if title]
+
+
+def headline(selector: Selector) -> Iterator[str]:
+    """Visible headlines that the page's ``<title>`` or ``og:title`` confirms.
+
+    A headline is an ``<h1>``–``<h3>`` or an element named for a title (``div.title``,
+    ``div.tit``, ``p.bt`` …) with a short text. The page title nearly always begins with
+    the headline and adds a tail (the column, the site, keywords): candidates that begin a
+    page title come first, longest first; then those a page title contains, which a site
+    logo in ``<h1>`` rarely is (it must be at least six characters).
     """
-    title = collapse_whitespace(" ".join(selector.css("title ::text").getall()))
+    titles = _page_titles(selector)
+    if not titles:
+        return
     candidates = {
-        collapse_whitespace(" ".join(element.itertext())) for element in _HEADINGS(selector.root)
+        collapse_whitespace(" ".join(element.itertext())) for element in _HEADLINES(selector.root)
     }
-    repeated = [text for text in candidates if len(text) >= 4 and text in title]
-    yield from sorted(repeated, key=len, reverse=True)
+    candidates = {text for text in candidates if 4 <= len(text) <= 120}
+    starting = [text for text in candidates if any(_begins(title, text) for title in titles)]
+    yield from sorted(starting, key=len, reverse=True)
+    contained = [
+        text
+        for text in candidates - set(starting)
+        if len(text) >= 6 and any(text in title for title in titles)
+    ]
+    yield from sorted(contained, key=len, reverse=True)
+
+
+def _begins(title: str, head: str) -> bool:
+    """``head`` is the whole of ``title`` or its part before a separator."""
+    if not title.startswith(head):
+        return False
+    return len(title) == len(head) or bool(_TITLE_SEPARATOR.match(title, len(head)))
+
+
+def confirmed_title_cut(selector: Selector) -> Iterator[str]:
+    """``<title>`` cut at a separator, where the page confirms the cut.
+
+    ``标题_栏目名`` or ``标题_中国_法国_全球``: every head of the title up to a separator,
+    longest first, is kept only when the page shows it as text of its own (the headline
+    is visible somewhere, even in an element no rule names). Without that evidence the
+    title stays whole for the next rule.
+    """
+    for title in _page_titles(selector)[:1]:
+        cuts = [match.start() for match in _TITLE_SEPARATOR.finditer(title) if match.start()]
+        if not cuts:
+            return
+        visible = set(_visible_texts(selector))
+        for end in sorted(cuts, reverse=True):
+            head = title[:end].strip()
+            if len(head) >= 4 and head in visible:
+                yield head
+                return
+
+
+def _visible_texts(selector: Selector) -> Iterator[str]:
+    """The whole text of each short element of the page body, whitespace collapsed."""
+    body = selector.css("body")
+    root = body[0].root if body else selector.root
+    for element in _SHORT_TEXTS(root):
+        text = collapse_whitespace(element.text_content())
+        if 4 <= len(text) <= 120:
+            yield text
 
 
 def visible_date(selector: Selector) -> Iterator[str]:
@@ -78,25 +169,126 @@ def visible_date(selector: Selector) -> Iterator[str]:
 
 
 def visible_source(selector: Selector) -> Iterator[str]:
-    """``来源：X`` as the page shows it, the name possibly in the next text node (a link).
+    """The article's source as the page shows it, as ``来源：X``.
 
-    Only a text node on the label's line (in the same block) can be its name: after an
-    empty ``来源：`` the next text is some other line, often the headline.
+    First on the article's date line (a short line showing the day of the page's first
+    visible date): a labelled ``来源：X`` (the name possibly in the next text node of that
+    line, a link), else a name there without a label (in an element named for the source,
+    or a media name such as ``澎湃新闻``). Then a labelled line elsewhere, such as the
+    closing ``（来源：X）``. An unlabelled name that the page title's tail gives as the
+    site's own (``…-杭州网``) is the site's logo link, no source. Never a picture's credit
+    (``图片来源：``, ``来源：`` under an image) nor a label inside a sentence (a footer's
+    ``凡注明“来源：…”的作品``).
     """
     texts = _text_nodes(selector)
+    day = _shown_day(texts)
+    labelled = list(_labelled_sources(texts, day))
+    yield from (f"来源：{name}" for name, on_date_line in labelled if on_date_line)
+    tails = (" ".join(_TITLE_SEPARATOR.split(title)[1:]) for title in _page_titles(selector))
+    site_names = " ".join(tails)
+    for name in _unlabelled_sources(texts, day):
+        if name not in site_names:  # the site's own name (its logo link) is not a source
+            yield f"来源：{name}"
+    yield from (f"来源：{name}" for name, on_date_line in labelled if not on_date_line)
+
+
+def _labelled_sources(
+    texts: list[_ElementUnicodeResult], day: date | None
+) -> Iterator[tuple[str, bool]]:
+    """(name, whether on the date line) of every ``来源：`` label that is no credit."""
     blocks: dict[HtmlElement, HtmlElement | None] = {}
     for index, text in enumerate(texts):
         label = _SOURCE_LABEL.search(text)
-        if label is None:
+        if label is None or _in_caption(_block_of(text, blocks)):
             continue
         rest = text[label.end() :].strip()
-        if (
-            not rest
-            and index + 1 < len(texts)
-            and _block_of(texts[index + 1], blocks) is _block_of(text, blocks)
-        ):
+        block = _block_of(text, blocks)
+        if not rest and index + 1 < len(texts) and _block_of(texts[index + 1], blocks) is block:
             rest = texts[index + 1].strip()
-        yield "来源：" + rest
+        yield rest, _date_line(text, day) is not None
+
+
+def _unlabelled_sources(texts: list[_ElementUnicodeResult], day: date | None) -> Iterator[str]:
+    """Names on the date line without a label: in an element named for the source, or a
+    media name (``澎湃新闻``, ``环球网``)."""
+    for text in texts:
+        name = text.strip()
+        if text.is_tail or not 2 <= len(name) <= 20:
+            continue
+        if (_named_for_source(text.getparent()) or _MEDIA_NAME.match(name)) and _date_line(
+            text, day
+        ) is not None:
+            yield name
+
+
+def _named_for_source(element: HtmlElement) -> bool:
+    """Whether the element or one of its nearest holders has a class or id for the source."""
+    return any(
+        _SOURCE_CLASS.search(f"{holder.get('class', '')} {holder.get('id', '')}")
+        for holder in islice(chain([element], element.iterancestors()), 4)
+    )
+
+
+def _shown_day(texts: list[_ElementUnicodeResult]) -> date | None:
+    """The day of the page's first visible date (with a time of day if any shows one)."""
+    for timed in (True, False):
+        for text in texts:
+            for value in date_strings(text, timed=timed):
+                parsed = parse_published(value)
+                if parsed is not None:
+                    return parsed.date()
+    return None
+
+
+def _date_line(node: _ElementUnicodeResult, day: date | None) -> HtmlElement | None:
+    """The short line around a text node that shows the article's day, if there is one."""
+    if day is None:
+        return None
+    for element in islice(chain([node.getparent()], node.getparent().iterancestors()), 5):
+        if _LONG(element):
+            return None
+        text = element.text_content()
+        if len(text) > _DATE_LINE_LENGTH:
+            return None
+        for timed in (True, False):
+            for value in date_strings(text, timed=timed):
+                parsed = parse_published(value)
+                if parsed is not None and parsed.date() == day:
+                    return element
+    return None
+
+
+def _in_caption(block: HtmlElement | None) -> bool:
+    """Whether a text node's block is a picture's caption or credit: it shows no date and
+    shows an image, follows one, or sits in a figure or an element named for pictures
+    (``div.pic``, ``p.img_desc``)."""
+    if block is None or (not _LONG(block) and _shows_date(block.text_content())):
+        return False  # the date line is the article's header, whatever it holds
+    if next(block.iter("img"), None) is not None or _follows_picture(block):
+        return True
+    for element in islice(block.iterancestors(), 4):
+        if element.tag in {"figure", "figcaption"}:
+            return True
+        if _CAPTION_CLASS.search(f"{element.get('class', '')} {element.get('id', '')}"):
+            return True
+    return _CAPTION_CLASS.search(f"{block.get('class', '')} {block.get('id', '')}") is not None
+
+
+def _shows_date(text: str) -> bool:
+    return any(next(date_strings(text, timed=timed), None) for timed in (True, False))
+
+
+def _follows_picture(block: HtmlElement) -> bool:
+    """A paragraph right after a paragraph that is only a picture (a header line after a
+    logo is a ``div``, not a paragraph, so it does not count)."""
+    previous = block.getprevious()
+    return (
+        block.tag in _CAPTION_TAGS
+        and previous is not None
+        and next(previous.iter("img"), None) is not None
+        and not _LONG(previous)
+        and not collapse_whitespace(previous.text_content())
+    )
 
 
 def _block_of(
@@ -117,36 +309,84 @@ def _block_of(
 
 
 def densest_block(selector: Selector) -> Iterator[HtmlElement]:
-    """The element holding the most paragraph text that is not link text.
+    """The elements whose text is most like an article's, best first (three at most).
 
-    Scores each block by the text of its own ``<p>`` children plus its own loose text
-    (pages that separate paragraphs with ``<br>``), minus what sits inside links.
+    Every line of the page (the inline text of one block: a ``<p>``, a ``<div>`` per
+    paragraph, a ``<li>``, a run of ``<br>``-separated text) scores its length when it reads
+    as prose (a sentence mark, some length) and counts against its container otherwise
+    (navigation, dates, labels, footers); link text always counts against. An element's
+    score is the sum over everything inside it, so the best element holds the article's
+    paragraphs and as little else as possible, whatever tags the paragraphs are made of.
     """
-    scored: list[tuple[int, HtmlElement]] = []
-    for element in selector.root.iter(*_BLOCK_CANDIDATES):
-        score = _own_text_length(element)
-        for child in element:
-            if child.tag == "p":
-                score += _text_length(child) - _link_text_length(child)
-        if score > 0:
-            scored.append((score, element))
-    scored.sort(key=lambda pair: pair[0], reverse=True)
-    for _, element in scored[:3]:
+    body = selector.css("body")
+    root = body[0].root if body else selector.root
+    lines = _lines_by_block(root)
+    totals: dict[HtmlElement, float] = {}
+    for element in reversed(list(root.iter(Element))):  # children before their parents
+        line = lines.get(element)
+        total = totals.get(element, 0.0) + (_line_score(*line) if line else 0.0)
+        totals[element] = total
+        parent = element.getparent()
+        if parent is not None:
+            totals[parent] = totals.get(parent, 0.0) + total
+    candidates = [item for item in totals.items() if item[0].tag in _BLOCK_CANDIDATES]
+    for fragment in _script_fragments(root):  # the article may only be in a script's string
+        lines = _lines_by_block(fragment)
+        candidates.append((fragment, sum(_line_score(*line) for line in lines.values())))
+    ranked = sorted(
+        (item for item in candidates if item[1] > 0), key=lambda item: item[1], reverse=True
+    )
+    for element, _ in ranked[:3]:
         yield element
 
 
-def _own_text_length(element: HtmlElement) -> int:
-    length = len((element.text or "").strip())
-    for child in element:
-        if isinstance(child.tag, str) and child.tag in {"br", "strong", "b", "span", "font", "u"}:
-            length += len(collapse_whitespace(child.text_content()))
-        length += len((child.tail or "").strip())
-    return length
+def _script_fragments(root: HtmlElement) -> Iterator[HtmlElement]:
+    """HTML held in the string literals of the page's inline scripts (``var contentTxt =
+    "<p>…<\\/p>"``, ``{"content": "<p>…"}``): per script, its HTML strings in order, parsed
+    under one ``<div>``."""
+    for script in root.iter("script"):
+        if script.get("src") or not script.text or len(script.text) > _MAX_SCRIPT:
+            continue
+        literals = _JS_STRING.finditer(script.text)
+        values = (decode_js_string(match[1] or match[2]) for match in literals)
+        # one article may be split over several strings: {"contentList": [{"data": "<p>…"}, …]}
+        html = "".join(value for value in values if _HTML_PARAGRAPH.search(value))
+        if html:
+            yield fragment_fromstring(html, create_parent="div")
 
 
-def _text_length(element: HtmlElement) -> int:
-    return len(collapse_whitespace(element.text_content()))
+def _lines_by_block(root: HtmlElement) -> dict[HtmlElement, list[int]]:
+    """For each block: [prose characters, link characters, sentence marks] of the text shown
+    directly in it (its inline descendants included, nested blocks not)."""
+    context: dict[HtmlElement, tuple[HtmlElement, bool]] = {}  # element: (its block, in a link)
+    lines: dict[HtmlElement, list[int]] = {}
+
+    def add(text: str | None, block: HtmlElement, in_link: bool) -> None:
+        text = (text or "").strip()
+        if text:
+            line = lines.setdefault(block, [0, 0, 0])
+            line[1 if in_link else 0] += len(text)
+            line[2] += len(_SENTENCE_MARK.findall(text))
+
+    for element in root.iter(Element):
+        parent = element.getparent()
+        if element is not root:
+            if parent not in context:
+                continue  # inside skipped content (a script, a form, a menu)
+            parent_block, parent_link = context[parent]
+            add(element.tail, parent_block, parent_link)
+        else:
+            parent_block, parent_link = root, False
+        if element.tag in SKIPPED_TAGS:
+            continue
+        block = element if element.tag in BLOCK_TAGS else parent_block
+        in_link = parent_link or element.tag == "a"
+        context[element] = (block, in_link)
+        add(element.text, block, in_link)
+    return lines
 
 
-def _link_text_length(element: HtmlElement) -> int:
-    return sum(len(collapse_whitespace(link.text_content())) for link in element.iter("a"))
+def _line_score(prose: int, links: int, marks: int) -> float:
+    if marks and prose >= _MIN_PROSE:
+        return prose - links
+    return -0.5 * prose - links

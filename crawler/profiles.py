@@ -27,7 +27,7 @@ GENERIC = "generic"
 FIELDS = ("title", "published", "source", "author", "editor", "body")
 # The built-in strategies a profile may name with ``heuristic:``, per field.
 HEURISTICS = {
-    "title": ("headline",),
+    "title": ("headline", "confirmed_title_cut"),
     "published": ("visible_date",),
     "source": ("visible_source",),
     "body": ("densest_block",),
@@ -53,6 +53,12 @@ class FieldRule:
     name: str  # "<profile>:<field>[<index>]", recorded as the field's provenance
     strip_suffix: bool = False  # the value is a page title that may end with the site's name
     decode: str | None = None
+
+    @property
+    def reads_metadata(self) -> bool:
+        """Whether the rule reads what the page says about itself (JSON-LD, ``<meta>``, data
+        in its scripts) rather than what it shows its reader."""
+        return self.kind in {"jsonld", "regex"} or "meta[" in self.query or "//meta" in self.query
 
 
 @dataclass(frozen=True, slots=True)

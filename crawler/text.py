@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -10,7 +11,7 @@ _LINE_BREAK = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 _SOURCE_LABEL = re.compile(r"(?:文章)?(?:来源|來源|稿源|source)\s*[:：]?\s*", re.I)
 _SOURCE_END = re.compile(
-    r"\s*(?:[|｜丨]|作者|编辑|责任编辑|责编|记者|时间|发布时间|浏览|字号|分享)"
+    r"\s*(?:[|｜丨]|作者|编辑|责任编辑|责编|记者|时间|发布时间|浏览|点击|阅读|字号|分享)"
 )
 _DATE_IN_SOURCE = re.compile(
     r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
@@ -19,6 +20,8 @@ _NAME_SPLIT = re.compile(r"[\s、，,；;/]+")
 _EDITOR = re.compile(r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\]】）)\n]+)")
 _AUTHOR = re.compile(r"作者\s*[:：]\s*([^\]】）)\n]+?)\s*(?=责任编辑|责编|$|[\]】）)])")
 _DATELINE_REPORTER = re.compile(r"[（(]\s*记者\s*([^）)]{2,40})[）)]")
+_JS_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.S)
+_JS_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
 def collapse_whitespace(text: str) -> str:
@@ -73,3 +76,25 @@ def author_from_text(text: str) -> str | None:
         return None
     names = clean_names(match.group(1))
     return names if names and not names.isdigit() else None
+
+
+def unescape_js_string(text: str) -> str:
+    """The value of a JavaScript string literal's body (``\\'``, ``\\n``, ``\\u4e2d`` …)."""
+
+    def replace(match: re.Match[str]) -> str:
+        escape = match.group(1)
+        if escape[0] in "ux" and len(escape) > 1:
+            return chr(int(escape[1:], 16))
+        return _JS_SIMPLE.get(escape, escape)
+
+    return _JS_ESCAPE.sub(replace, text)
+
+
+def decode_js_string(body: str) -> str:
+    """The value of a quoted string found in a script: JSON's rules (``\\/``, ``\\"``,
+    ``\\u4e2d``) where they apply, JavaScript's (``\\'``, ``\\x3c``) otherwise."""
+    try:
+        value = json.loads(f'"{body}"')
+    except ValueError:
+        return unescape_js_string(body)
+    return value if isinstance(value, str) else body

@@ -7,7 +7,13 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from crawler.body import clean_paragraph, line_filter, paragraph_text, sanitize_paragraph
+from crawler.body import (
+    clean_paragraph,
+    line_filter,
+    paragraph_text,
+    sanitize_paragraph,
+    without_leading_furniture,
+)
 from crawler.categories import Category, SourceCategories
 from crawler.dates import BEIJING
 from crawler.items import Article
@@ -53,6 +59,7 @@ class NormalisePipeline:
             if (cleaned := clean_paragraph(sanitize_paragraph(paragraph), drop_line)) is not None
             and paragraph_text(cleaned) != title  # the headline repeated inside the body block
         ]
+        paragraphs = without_leading_furniture(paragraphs, title)
         # Credits and sign-offs (策划：…, 新华社发) end a body; inside it the same words stay.
         while paragraphs and drop_trailing(paragraph_text(paragraphs[-1])):
             paragraphs.pop()
