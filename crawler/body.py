@@ -264,7 +264,8 @@ def sanitize_paragraph(paragraph: str) -> str:
 
 
 def clean_paragraph(paragraph: str, drop_line: Callable[[str], bool]) -> str | None:
-    """One tidy paragraph, or None when it is empty or ``drop_line`` rejects its text.
+    """One tidy paragraph, or None when it is empty or ``drop_line`` rejects the text of a
+    paragraph without a picture.
 
     Leading full-width indents and trailing spaces go, whitespace runs become one
     space, empty ``<strong>``/``<em>`` pairs vanish.
@@ -276,7 +277,9 @@ def clean_paragraph(paragraph: str, drop_line: Callable[[str], bool]) -> str | N
     text = paragraph_text(inner)
     if not text.strip(" \u3000\u2003\xa0") and "<img " not in inner:
         return None
-    if drop_line(text):
+    # A picture's paragraph stays whole: its caption and credit are not article text, but
+    # dropping them would drop the picture with them.
+    if drop_line(text) and "<img " not in inner:
         return None
     return f"<p>{inner}</p>"
 

@@ -108,6 +108,17 @@ def headline(selector: Selector) -> Iterator[str]:
     candidates = {text for text in candidates if 4 <= len(text) <= 120}
     starting = [text for text in candidates if any(_begins(title, text) for title in titles)]
     yield from sorted(starting, key=len, reverse=True)
+    # a <title> cut short (关于做好…工作的...) begins the visible headline
+    stems = [title.rstrip(".…").rstrip() for title in titles if title.endswith(("...", "…"))]
+    yield from sorted(
+        (
+            text
+            for text in candidates
+            if any(len(stem) >= 8 and text.startswith(stem) for stem in stems)
+        ),
+        key=len,
+        reverse=True,
+    )
     contained = [
         text
         for text in candidates - set(starting)
@@ -126,21 +137,38 @@ def _begins(title: str, head: str) -> bool:
 def confirmed_title_cut(selector: Selector) -> Iterator[str]:
     """``<title>`` cut at a separator, where the page confirms the cut.
 
-    ``标题_栏目名`` or ``标题_中国_法国_全球``: every head of the title up to a separator,
-    longest first, is kept only when the page shows it as text of its own (the headline
-    is visible somewhere, even in an element no rule names). Without that evidence the
-    title stays whole for the next rule.
+    ``标题_栏目名``, ``标题_中国_法国_全球``, ``标题 - 某县人民政府``: a head of the title is
+    taken when the page shows it as text of its own (the headline in an element no rule
+    names), longest first; else the shortest head whose every dropped part the page names
+    elsewhere (the column in the breadcrumb, the site in the footer, the keywords in
+    ``<meta name="keywords">``; the last part may be a bare media name, the site's). Without
+    such evidence the title stays whole for the next rule.
     """
     for title in _page_titles(selector)[:1]:
-        cuts = [match.start() for match in _TITLE_SEPARATOR.finditer(title) if match.start()]
+        cuts = [match for match in _TITLE_SEPARATOR.finditer(title) if match.start()]
         if not cuts:
             return
-        visible = set(_visible_texts(selector))
-        for end in sorted(cuts, reverse=True):
-            head = title[:end].strip()
-            if len(head) >= 4 and head in visible:
+        visible = list(_visible_texts(selector))
+        shown = set(visible)
+        heads = [title[: cut.start()].strip() for cut in cuts]
+        yield from (head for head in reversed(heads) if len(head) >= 4 and head in shown)
+        keywords = set(
+            re.split(
+                r"[,，;；\s]+", selector.css('meta[name="keywords" i]::attr(content)').get() or ""
+            )
+        )
+        for head, cut in zip(heads, cuts, strict=True):
+            *parts, last = [part for part in _TITLE_SEPARATOR.split(title[cut.end() :]) if part]
+            named = all(_named_on_page(part, visible, keywords) for part in parts)
+            # the last part may be the site's name alone: 示例潮新闻, 某某网
+            last_named = _named_on_page(last, visible, keywords) or _MEDIA_NAME.match(last)
+            if len(head) >= 4 and named and last_named:
                 yield head
                 return
+
+
+def _named_on_page(part: str, visible: list[str], keywords: set[str]) -> bool:
+    return part in keywords or any(part in text for text in visible)
 
 
 def _visible_texts(selector: Selector) -> Iterator[str]:

@@ -20,7 +20,8 @@ _NAME_SPLIT = re.compile(r"[\s、，,；;/]+")
 _EDITOR = re.compile(r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\]】）)\n]+)")
 _AUTHOR = re.compile(r"作者\s*[:：]\s*([^\]】）)\n]+?)\s*(?=责任编辑|责编|$|[\]】）)])")
 _DATELINE_REPORTER = re.compile(r"[（(]\s*记者\s*([^）)]{2,40})[）)]")
-_JS_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.S)
+_JS_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|\r\n|.)", re.S)
+_LINE_CONTINUATIONS = {"\n", "\r", "\r\n", "\u2028", "\u2029"}
 _JS_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
@@ -79,15 +80,22 @@ def author_from_text(text: str) -> str | None:
 
 
 def unescape_js_string(text: str) -> str:
-    """The value of a JavaScript string literal's body (``\\'``, ``\\n``, ``\\u4e2d`` …)."""
+    """The value of a JavaScript string literal's body (``\\'``, ``\\n``, ``\\u4e2d``,
+    ``\\u{1F600}``, a surrogate pair, a backslash that continues the line …)."""
 
     def replace(match: re.Match[str]) -> str:
         escape = match.group(1)
+        if escape.startswith("u{"):
+            return chr(min(int(escape[2:-1], 16), 0x10FFFF))
         if escape[0] in "ux" and len(escape) > 1:
             return chr(int(escape[1:], 16))
+        if escape in _LINE_CONTINUATIONS:
+            return ""
         return _JS_SIMPLE.get(escape, escape)
 
-    return _JS_ESCAPE.sub(replace, text)
+    value = _JS_ESCAPE.sub(replace, text)
+    # \ud83d\ude00 is one character: join surrogate pairs, mark lone halves as unreadable
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def decode_js_string(body: str) -> str:

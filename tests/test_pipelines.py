@@ -82,7 +82,7 @@ def test_extract_counts_field_health_and_rejects_unknown_sites():
     item = stage.process_item(
         RawPage(url="http://www.news.cn/a/2024-05/09/c_1.htm", html=html, site="xinhua")
     )
-    assert item.title == "标题" and item.provenance["title"] == "generic:title[0]"
+    assert item.title == "标题" and item.provenance["title"] == "generic:title[1]"  # og:title
     assert crawler.stats.get_value("extract/xinhua/title/fallback") == 1
     assert crawler.stats.get_value("extract/xinhua/published/missing") == 1
     with pytest.raises(UnknownSite):
