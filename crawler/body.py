@@ -113,6 +113,7 @@ class _End(Enum):
     PARAGRAPH = "a paragraph break"
     UNREAD = "nothing: its content is not read"
 
+
 _INDENT_CHARACTER = "[\\s\u3000\u2003\u2002\xa0]"
 # an indent or space, as text or as the character reference nh3 writes for U+00A0
 _INDENT = f"(?:{_INDENT_CHARACTER}|&nbsp;|&#160;)"

@@ -58,7 +58,10 @@ class ArchiveLogFormatter(LogFormatter):
         return result
 
     def item_error(
-        self, item: Any, exception: BaseException, response: Response | Failure | None,
+        self,
+        item: Any,
+        exception: BaseException,
+        response: Response | Failure | None,
         spider: Spider,
     ) -> LogFormatterResult:
         """An error in a pipeline: the URL, not the item (a raw page's whole HTML); the

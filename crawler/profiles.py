@@ -97,6 +97,8 @@ class SiteProfile:
     page_number: re.Pattern[str] | None = None  # the list page's number: group "page"
     max_list_pages: int = 10
     trailing_drop_lines: tuple[re.Pattern[str], ...] = ()
+    # A paragraph that ends the article: it and all after it are furniture (相关链接 …).
+    body_end_lines: tuple[re.Pattern[str], ...] = ()
     # What an article's file is named after its date (key ``post_prefix``: the profile's
     # name unless the profile says otherwise): articles of two sites never share a file.
     post_prefix: str = ""
@@ -273,6 +275,8 @@ def _build_profile(data: dict[str, Any], generic: SiteProfile | None) -> SitePro
         max_list_pages=int(data.get("max_list_pages", 10)),
         trailing_drop_lines=_patterns(data.get("trailing_drop_lines", ()))
         + (generic.trailing_drop_lines if generic and name != GENERIC else ()),
+        body_end_lines=_patterns(data.get("body_end_lines", ()))
+        + (generic.body_end_lines if generic and name != GENERIC else ()),
         post_prefix=_post_prefix(data.get("post_prefix", name)),
         host_in_article_id=bool(data.get("host_in_article_id", False)),
     )

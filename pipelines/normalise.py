@@ -31,7 +31,7 @@ class NormalisePipeline:
     def __init__(self, profiles: SiteProfiles, categories: SourceCategories):
         self.profiles = profiles
         self.categories = categories
-        self._filters: dict[str, tuple[Callable[[str], bool], Callable[[str], bool]]] = {}
+        self._filters: dict[str, tuple[Callable[[str], bool], ...]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NormalisePipeline:
@@ -51,7 +51,7 @@ class NormalisePipeline:
         item.source = _cleaned(item.source, clean_source)
         item.author = _cleaned(item.author, clean_names)
         item.editor = _cleaned(item.editor, clean_names)
-        drop_line, drop_trailing = self._line_filters(item.site)
+        drop_line, drop_trailing, ends_body = self._line_filters(item.site)
         title = item.title
         paragraphs = [
             cleaned
@@ -60,6 +60,11 @@ class NormalisePipeline:
             and paragraph_text(cleaned) != title  # the headline repeated inside the body block
         ]
         paragraphs = without_leading_furniture(paragraphs, title)
+        # 相关链接, 本期精彩回顾, 分页导航: what follows is not the article
+        end = next(
+            (i for i, p in enumerate(paragraphs) if i and ends_body(paragraph_text(p))), None
+        )
+        paragraphs = paragraphs[:end]
         # Credits and sign-offs (策划：…, 新华社发) end a body; inside it the same words stay.
         while paragraphs and drop_trailing(paragraph_text(paragraphs[-1])):
             paragraphs.pop()
@@ -70,13 +75,15 @@ class NormalisePipeline:
         item.category, item.tag = category.slug, category.tag
         return item
 
-    def _line_filters(self, site: str) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
-        """(anywhere, at the end only) paragraph filters of a site, built once."""
+    def _line_filters(self, site: str) -> tuple[Callable[[str], bool], ...]:
+        """(anywhere, at the end only, ending the body) paragraph filters of a site, built
+        once."""
         if site not in self._filters:
             profile = self.profiles[site]
             self._filters[site] = (
                 line_filter(profile.drop_lines),
                 line_filter(profile.trailing_drop_lines),
+                line_filter(profile.body_end_lines),
             )
         return self._filters[site]
 
