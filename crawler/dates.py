@@ -10,12 +10,18 @@ BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 # Real UTC offsets run from -12:00 to +14:00.
 _MAX_OFFSET_HOURS = 14
 
+# A time of day may say whose clock it is: "2012年12月10日, 格林尼治标准时间10:41" is UTC.
+_CLOCKS = {"GMT": UTC, "UTC": UTC, "北京时间": BEIJING} | {
+    name: UTC for name in ("格林尼治标准时间", "格林威治标准时间", "格林尼治时间", "格林威治时间")
+}
+
 # Year, month and day may be split by "-", "/", ".", 年/月/日 or bare spaces (Xinhua's
 # 2021+ header renders "2024 05/09 22:27:02" from separate spans).
 _DATE_TIME = re.compile(
     r"(?P<year>(?:19|20)\d\d)\s*[-/.年\s]\s*(?P<month>\d{1,2})\s*[-/.月\s]\s*(?P<day>\d{1,2})"
     r"(?!\d)\s*日?"
-    r"(?:\s*[T\s]?\s*(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{2})"
+    r"(?:\s*[T\s,，]?\s*(?P<clock>北京时间|格林[尼威]治(?:标准)?时间|GMT|UTC)?"
+    r"\s*(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{2})"
     r"(?:\s*[:：分]\s*(?P<second>\d{2}))?(?:\.\d+)?\s*秒?)?"
     r"\s*(?P<zone>Z|[+-]\d\d:?\d\d)?(?![\d:])"
 )
@@ -46,7 +52,7 @@ def parse_published(text: str, *, require_time: bool = False) -> datetime | None
         )
     except ValueError:
         return None
-    zone = _zone(parts["zone"]) if parts["zone"] else BEIJING
+    zone = _zone(parts["zone"]) if parts["zone"] else _CLOCKS.get(parts["clock"], BEIJING)
     if zone is None:
         return None
     return naive.replace(tzinfo=zone).astimezone(BEIJING)
