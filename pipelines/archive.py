@@ -105,6 +105,7 @@ class ArchivePipeline:
         self.lock_wait = lock_wait
         self.changed = 0
         self.unwritable = False
+        self.catalog_failed = False  # an SQLite error this run: the next one checks the file
         self.crawler: Crawler | None = None
         self._folders: set[Path] = set()  # day folders known to exist, to spare a mkdir per file
 
@@ -177,6 +178,8 @@ class ArchivePipeline:
             return
         if self.changed or not (self.archive_dir / CATALOG_DIR / JSONL_EXPORT).exists():
             self.catalog.export_jsonl_file(self.archive_dir / CATALOG_DIR / JSONL_EXPORT)
+        if not self.catalog_failed:
+            self.catalog.mark_sound()
         self.catalog.close()
 
     async def process_item(self, item: Any) -> Any:
@@ -223,6 +226,7 @@ class ArchivePipeline:
         except OSError as exc:
             raise ArchiveWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
         except sqlite3.Error as exc:  # the catalog shares the archive's disk
+            self.catalog_failed = True
             raise ArchiveWriteError(f"cannot catalog {path}: {exc}") from exc
         return path, outcome, moved
 

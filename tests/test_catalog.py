@@ -52,3 +52,27 @@ def test_export_streams_articles_in_order_with_their_revisions(tmp_path):
     assert [len(r["revisions"]) for r in records[:2]] == [1, 1]
     assert records[2]["title"] == "标题 b" and records[2]["content_hash"] == "h3"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def quick_checks(catalog: Catalog) -> list[str]:
+    """The statements that read the whole database to check it, while ``damage()`` runs."""
+    statements: list[str] = []
+    catalog.connection.set_trace_callback(statements.append)
+    catalog.damage()
+    catalog.connection.set_trace_callback(None)
+    return [statement for statement in statements if "quick_check" in statement]
+
+
+def test_a_catalog_left_sound_by_a_run_is_not_read_whole_at_the_next_start(tmp_path):
+    now = datetime(2026, 11, 1, 8, 0, tzinfo=BEIJING)
+    catalog = Catalog(tmp_path)
+    catalog.record(entry("a", "2026-10-01T10:00:00+08:00", "h1"), now)
+    catalog.mark_sound()
+    catalog.close()
+
+    again = Catalog(tmp_path)
+    assert quick_checks(again) == []  # the file as the run left it
+    again.record(entry("b", "2026-10-02T10:00:00+08:00", "h2"), now)  # written since
+    assert quick_checks(again) == ["PRAGMA quick_check"]
+    again.close()
+    assert quick_checks(Catalog(tmp_path)) == ["PRAGMA quick_check"]
