@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
-from html import escape
+from html import escape, unescape
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -316,4 +316,5 @@ def paragraph_text(paragraph: str) -> str:
 def line_filter(patterns: Iterable[re.Pattern[str]]) -> Callable[[str], bool]:
     """A predicate that is true for text matching any of ``patterns`` (editor lines etc.)."""
     compiled = tuple(patterns)
-    return lambda text: any(pattern.search(text) for pattern in compiled)
+    # patterns are written for the text a reader sees: "下一篇 关闭本页", not "下一篇&nbsp;…"
+    return lambda text: any(pattern.search(unescape(text)) for pattern in compiled)
