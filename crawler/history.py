@@ -1,9 +1,10 @@
 """History in git: with ``ARCHIVE_GIT``, a run that changed the archive commits it.
 
 The archive folder is a git repository of its own (``git init`` when it has none, with a
-``.gitignore`` that keeps the crawler's own files out: ``_warc/``, ``_catalog/``, ``.lock``,
-Jekyll's ``_site/`` and the temporary files of writes in progress). At the end of a run,
-still holding the archive's lock, :class:`ArchiveHistory` stages what git sees changed under
+``.gitignore`` that keeps the crawler's own files out: ``_warc/``, ``_catalog/``, Jekyll's
+``_site/`` and ``_build/`` and dot-files: the lock, bookkeeping, temporary files).
+At the end of a run, still holding the archive's lock, :class:`ArchiveHistory` stages what git
+sees changed under
 ``_posts/``, ``assets/`` and the Jekyll site files, removals included, and commits it with a
 one-line message from the run's summary. So a run that changed nothing makes no commit, and
 what a crashed run wrote is committed by the next run. Git runs as a subprocess, with the
@@ -26,7 +27,8 @@ from crawler.jekyll import CATEGORY_TEMPLATES, TEMPLATE_DIR
 from crawler.summary import run_summary
 
 logger = logging.getLogger(__name__)
-GITIGNORE = "_warc/\n_catalog/\n.lock\n_site/\n.*.tmp\n.write-probe.*\n"
+# The crawler's own files stay out; dot-files are its lock, bookkeeping and writes in progress.
+GITIGNORE = "_warc/\n_catalog/\n_site/\n_build/\n.*\n!.gitignore\n"
 AUTHOR = ["-c", "user.name=xinhua-archiver", "-c", "user.email=xinhua-archiver@localhost"]
 # No prompt for a signing key in a cron job.
 _QUIET = ["-c", "commit.gpgsign=false"]

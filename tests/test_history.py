@@ -42,9 +42,8 @@ def test_each_run_that_changed_the_archive_makes_one_commit(tmp_path, replay):
     archive = tmp_path / "archive"
     scrape(archive, proxy, OLD_LAYOUT)
     assert (archive / ".git").is_dir()
-    assert (archive / ".gitignore").read_text().splitlines()[:4] == [
-        "_warc/", "_catalog/", ".lock", "_site/",
-    ]  # fmt: skip
+    ignored = (archive / ".gitignore").read_text().splitlines()
+    assert {"_warc/", "_catalog/", "_site/", ".*"} <= set(ignored)  # .* : .lock and the like
     (first,) = commits(archive)
     assert first == "xinhua-archiver|urls: 1 new, 0 updated, 0 moved (finished)"
     files = files_of(archive, "HEAD")
