@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS revisions (
 );
 CREATE INDEX IF NOT EXISTS revisions_by_article ON revisions (site, article_id);
 CREATE INDEX IF NOT EXISTS articles_by_path ON articles (path);
+CREATE INDEX IF NOT EXISTS articles_by_published ON articles (published, site, article_id);
 """
 
 
@@ -235,9 +236,10 @@ class Catalog:
 
         Streams: articles and their revisions are read in the same order, side by side,
         so memory stays flat however large the archive."""
+        # CROSS JOIN: articles in their index's order on the outside, no sort of the whole.
         revisions = self.connection.execute(
-            "SELECT r.site, r.article_id, r.content_hash, r.archived_at FROM revisions r "
-            f"JOIN articles a USING (site, article_id) ORDER BY {_ENTRY_ORDER}, r.rowid"
+            "SELECT r.site, r.article_id, r.content_hash, r.archived_at FROM articles a "
+            f"CROSS JOIN revisions r USING (site, article_id) ORDER BY {_ENTRY_ORDER}, r.rowid"
         )
         revision = revisions.fetchone()
         count = 0
@@ -249,7 +251,8 @@ class Catalog:
             ):
                 history.append({"content_hash": revision[2], "archived_at": revision[3]})
                 revision = revisions.fetchone()
-            record: dict[str, Any] = asdict(entry)
+            # Not asdict(): its deep copies of flat values were two thirds of the export's time.
+            record: dict[str, Any] = {name: getattr(entry, name) for name in _COLUMNS}
             record["revisions"] = history
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
