@@ -18,9 +18,9 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 CATALOG_DIR = "_catalog"
 DATABASE = "catalog.sqlite"
-JSONL_EXPORT = "articles.jsonl"
+JSONL_EXPORT = "articles.jsonl"  # the export of earlier versions, one file
+JSONL_EXPORT_DIR = "articles"  # the export, one file per publication day: YYYY/MM/DD.jsonl
 SOUND_RECORD = "catalog.sqlite.sound"  # the database file as the last run left it (mark_sound)
 
 _SCHEMA = """
@@ -99,6 +100,7 @@ _ADDED_COLUMNS = {
     "warc_digest": "TEXT NOT NULL DEFAULT ''",
 }
 _ENTRY_ORDER = "a.published, a.site, a.article_id"  # the catalog's order, and its export's
+_AFTER_ALL = "~"  # sorts after every publication time (ISO 8601)
 
 
 def content_hash(data: bytes) -> str:
@@ -233,28 +235,10 @@ class Catalog:
 
     def export_jsonl(self, out: IO[str]) -> int:
         """Write one JSON object per article (with its revision history); returns the count.
-
-        Streams: articles and their revisions are read in the same order, side by side,
-        so memory stays flat however large the archive."""
-        # CROSS JOIN: articles in their index's order on the outside, no sort of the whole.
-        revisions = self.connection.execute(
-            "SELECT r.site, r.article_id, r.content_hash, r.archived_at FROM articles a "
-            f"CROSS JOIN revisions r USING (site, article_id) ORDER BY {_ENTRY_ORDER}, r.rowid"
-        )
-        revision = revisions.fetchone()
+        Streams: memory stays flat however large the archive."""
         count = 0
-        for entry in self.entries():
-            history = []
-            while revision is not None and (revision[0], revision[1]) == (
-                entry.site,
-                entry.article_id,
-            ):
-                history.append({"content_hash": revision[2], "archived_at": revision[3]})
-                revision = revisions.fetchone()
-            # Not asdict(): its deep copies of flat values were two thirds of the export's time.
-            record: dict[str, Any] = {name: getattr(entry, name) for name in _COLUMNS}
-            record["revisions"] = history
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for _published, line in self._export_lines("", _AFTER_ALL):
+            out.write(line)
             count += 1
         return count
 
@@ -266,6 +250,63 @@ class Catalog:
             text.flush()
             text.detach()  # the file is the context manager's to close
         return count
+
+    def export_days(self, folder: Path, days: Iterable[str] | None = None) -> None:
+        """The export as one file per publication day (Beijing time), ``YYYY/MM/DD.jsonl``
+        under ``folder``, each replaced atomically: the files of ``days`` (``YYYY-MM-DD``),
+        or all of them (``None``; files of days without articles any more are removed).
+        A run rewrites the days it archived into, not the whole archive's export."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if days is None:
+            kept = self._export_range(folder, "", _AFTER_ALL)
+            stale = {path for path in folder.glob("*/*/*.jsonl") if path not in kept}
+        else:
+            kept, stale = set(), set()
+            for day in sorted(set(days)):
+                following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+                written = self._export_range(folder, day, following)
+                kept |= written
+                stale |= {_day_file(folder, day)} - written
+        for path in stale:
+            path.unlink(missing_ok=True)
+
+    def _export_range(self, folder: Path, since: str, until: str) -> set[Path]:
+        """Write the day files of the articles published in [since, until); returns them."""
+        written = set()
+        lines = self._export_lines(since, until)
+        for day, group in itertools.groupby(lines, key=lambda pair: pair[0][:10]):
+            path = _day_file(folder, day)
+            with replaced_atomically(path) as file:
+                file.write("".join(line for _published, line in group).encode("utf-8"))
+            written.add(path)
+        return written
+
+    def _export_lines(self, since: str, until: str) -> Iterator[tuple[str, str]]:
+        """``(published, JSON line)`` of the articles published in [since, until), in the
+        catalog's order. Articles and their revisions are read side by side, in one order."""
+        where = "WHERE a.published >= ? AND a.published < ?"
+        # CROSS JOIN: articles in their index's order on the outside, no sort of the whole.
+        revisions = self.connection.execute(
+            "SELECT r.site, r.article_id, r.content_hash, r.archived_at FROM articles a "
+            f"CROSS JOIN revisions r USING (site, article_id) {where} "
+            f"ORDER BY {_ENTRY_ORDER}, r.rowid",
+            (since, until),
+        )
+        revision = revisions.fetchone()
+        rows = self.connection.execute(
+            f"SELECT * FROM articles a {where} ORDER BY {_ENTRY_ORDER}", (since, until)
+        )
+        for row in rows:
+            history = []
+            while revision is not None and (revision[0], revision[1]) == (
+                row["site"],
+                row["article_id"],
+            ):
+                history.append({"content_hash": revision[2], "archived_at": revision[3]})
+                revision = revisions.fetchone()
+            record: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+            record["revisions"] = history
+            yield row["published"], json.dumps(record, ensure_ascii=False) + "\n"
 
     def clear(self) -> None:
         with self.connection:
@@ -292,6 +333,10 @@ def open_catalog(archive_dir: Path, profiles: SiteProfiles, lock_wait: float) ->
                     "%d posts could not be read; scrapy reindex lists them", len(problems)
                 )
     return catalog
+
+
+def _day_file(folder: Path, day: str) -> Path:
+    return folder / day[:4] / day[5:7] / f"{day[8:10]}.jsonl"
 
 
 def _identity(path: Path) -> bytes:

@@ -26,6 +26,7 @@ from crawler.atomic import OutsideArchive, inside, remove_stale_temporaries, wri
 from crawler.catalog import (
     CATALOG_DIR,
     JSONL_EXPORT,
+    JSONL_EXPORT_DIR,
     Catalog,
     CatalogEntry,
     content_hash,
@@ -72,8 +73,9 @@ class ArchivePipeline:
     With ``ARCHIVE_JEKYLL_SITE`` the folder also gets the Jekyll site files its posts
     link to (config, layouts, home page, one page per category), created when missing.
     With ``ARCHIVE_CATALOG`` every written article is recorded in the catalog
-    (``_catalog/catalog.sqlite``) and ``_catalog/articles.jsonl`` is refreshed at the
-    end of a run that changed anything. Outcomes are counted as ``archive/new``,
+    (``_catalog/catalog.sqlite``); at the end of a run its JSON Lines export is rewritten
+    for the days the run archived into (``_catalog/articles/YYYY/MM/DD.jsonl``), not for
+    the whole archive. Outcomes are counted as ``archive/new``,
     ``archive/updated``, ``archive/unchanged`` and ``archive/moved``. With
     ``ARCHIVE_TO_STDOUT`` the Markdown goes to standard output instead.
     """
@@ -106,6 +108,7 @@ class ArchivePipeline:
         self.changed = 0
         self.unwritable = False
         self.catalog_failed = False  # an SQLite error this run: the next one checks the file
+        self.days: set[str] = set()  # publication days of the articles cataloged: re-exported
         self.crawler: Crawler | None = None
         self._folders: set[Path] = set()  # day folders known to exist, to spare a mkdir per file
 
@@ -176,8 +179,12 @@ class ArchivePipeline:
             self._remove_stale_temporaries()
         if self.catalog is None:
             return
-        if self.changed or not (self.archive_dir / CATALOG_DIR / JSONL_EXPORT).exists():
-            self.catalog.export_jsonl_file(self.archive_dir / CATALOG_DIR / JSONL_EXPORT)
+        export = self.archive_dir / CATALOG_DIR / JSONL_EXPORT_DIR
+        if not export.exists():  # a new archive, or one of a version that exported one file
+            self.catalog.export_days(export)
+            (self.archive_dir / CATALOG_DIR / JSONL_EXPORT).unlink(missing_ok=True)
+        elif self.days:
+            self.catalog.export_days(export, self.days)
         if not self.catalog_failed:
             self.catalog.mark_sound()
         self.catalog.close()
@@ -330,6 +337,9 @@ class ArchivePipeline:
             entry.warc_file, entry.warc_offset = article.capture.file, article.capture.offset
             entry.warc_digest = article.capture.digest
         self.catalog.record(entry, datetime.now(BEIJING))
+        self.days.add(entry.published[:10])
+        if moved and previous is not None:
+            self.days.add(previous.published[:10])
         return moved
 
     def _remove_old_post(self, previous: CatalogEntry, article: Article) -> None:

@@ -30,6 +30,12 @@ def posts(archive: Path) -> list[Path]:
     return sorted(p for p in (archive / "_posts").rglob("*.md") if not p.name.startswith("."))
 
 
+def exported_lines(archive: Path) -> list[str]:
+    """The lines of the catalog's JSON Lines export, its day files read in date order."""
+    days = sorted((archive / "_catalog" / "articles").glob("*/*/*.jsonl"))
+    return [line for day in days for line in day.read_text(encoding="utf-8").splitlines()]
+
+
 def temporaries(archive: Path) -> list[Path]:
     return sorted((archive / "_posts").rglob(".*")) if (archive / "_posts").exists() else []
 

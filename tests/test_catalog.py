@@ -76,3 +76,30 @@ def test_a_catalog_left_sound_by_a_run_is_not_read_whole_at_the_next_start(tmp_p
     assert quick_checks(again) == ["PRAGMA quick_check"]
     again.close()
     assert quick_checks(Catalog(tmp_path)) == ["PRAGMA quick_check"]
+
+
+def test_the_export_is_one_file_per_day_and_a_run_rewrites_only_its_days(tmp_path):
+    now = datetime(2026, 11, 1, 8, 0, tzinfo=BEIJING)
+    catalog = Catalog(tmp_path)
+    for article_id, published in (("a", "2026-09-30T23:59:59+08:00"), ("b", "2026-10-01T00:00:00+08:00"),
+                                  ("c", "2026-10-01T12:00:00+08:00")):  # fmt: skip
+        catalog.record(entry(article_id, published, "h1"), now)
+    folder = tmp_path / "articles"
+    catalog.export_days(folder)
+    day_files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*.jsonl")}
+    assert sorted(day_files) == ["2026/09/30.jsonl", "2026/10/01.jsonl"]
+    assert [json.loads(line)["article_id"] for line in day_files["2026/10/01.jsonl"].open()] == [
+        "b",
+        "c",
+    ]
+    untouched = day_files["2026/09/30.jsonl"].stat().st_mtime_ns
+
+    catalog.record(entry("c", "2026-10-02T08:00:00+08:00", "h2"), now)  # its date corrected
+    catalog.export_days(folder, {"2026-10-01", "2026-10-02"})
+    assert day_files["2026/09/30.jsonl"].stat().st_mtime_ns == untouched
+    assert day_files["2026/10/01.jsonl"].read_text(encoding="utf-8").count("\n") == 1
+    assert (folder / "2026" / "10" / "02.jsonl").read_text(encoding="utf-8").count("\n") == 1
+    catalog.connection.execute("DELETE FROM articles WHERE article_id = 'b'")
+    catalog.export_days(folder, {"2026-10-01"})  # a day left without articles loses its file
+    assert not day_files["2026/10/01.jsonl"].exists()
+    catalog.close()

@@ -27,7 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from archive_checks import check_archive, posts, stats_of, summary_of, temporaries
+from archive_checks import (
+    check_archive,
+    exported_lines,
+    posts,
+    stats_of,
+    summary_of,
+    temporaries,
+)
 from conftest import (
     LOCAL,
     PROJECT,
@@ -234,8 +241,7 @@ def test_random_sigkills_lose_nothing(tmp_path, site):
     sound = check_archive(archive)  # no temporaries, no orphans: the kills are all repaired
     assert len(sound.files) == 150
     assert orphans_seen <= set(sound.files)
-    exported = (archive / "_catalog" / "articles.jsonl").read_text(encoding="utf-8")
-    assert len(exported.splitlines()) == 150
+    assert len(exported_lines(archive)) == 150
 
 
 # --- (a) kills at the instants that matter ----------------------------------------------------

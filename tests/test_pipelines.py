@@ -1,10 +1,12 @@
 """Each pipeline stage on its own: named drops, deduplication, atomic archive writes."""
 
+import json
 import os
+import shutil
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import project_crawler, read_post
+from conftest import project_crawler, read_post, write_archive
 
 from crawler.dates import BEIJING
 from crawler.drops import (
@@ -135,7 +137,22 @@ def test_archive_writes_post_and_catalogs_it(tmp_path):
         moved_path == tmp_path / "_posts/2026/05/12/2026-05-12-0a1b2c3d4e5f40718293a4b5c6d7e8f9.md"
     )
     assert meta["categories"] == "xinhuashe"
-    assert (tmp_path / "_catalog" / "articles.jsonl").read_text(encoding="utf-8").count("\n") == 1
+    (exported,) = (tmp_path / "_catalog" / "articles").rglob("*.jsonl")  # 11 May's went with it
+    assert exported == tmp_path / "_catalog/articles/2026/05/12.jsonl"
+    assert exported.read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_an_archive_exported_as_one_file_gets_the_day_files(tmp_path):
+    write_archive(tmp_path, [article()], ARCHIVE_IMAGES=False)
+    shutil.rmtree(tmp_path / "_catalog" / "articles")
+    old = tmp_path / "_catalog" / "articles.jsonl"  # what earlier versions wrote
+    old.write_text("{}\n", encoding="utf-8")
+    stage = ArchivePipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(tmp_path)))
+    stage.open_spider()
+    stage.close_spider()  # a run that archived nothing
+    assert not old.exists()
+    day = tmp_path / "_catalog/articles/2026/05/11.jsonl"
+    assert json.loads(day.read_text(encoding="utf-8"))["article_id"] == article().article_id
 
 
 def test_bad_profile_is_a_clear_error(tmp_path):

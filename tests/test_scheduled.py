@@ -2,13 +2,16 @@
 ``scrapy crawl`` subprocesses against a generated site whose content changes between runs."""
 
 import json
+import shutil
 import signal
 import subprocess
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from archive_checks import exported_lines
 from conftest import LOCAL, crawl_args, read_post, run_scrapy, scrapy_command, scrapy_env
 
 from benchmarks.sitegen import article, generate
@@ -92,8 +95,8 @@ def test_new_edited_and_removed_articles(tmp_path, replay):
     finally:
         catalog.close()
     assert_consistent(archive, 34)
-    exported = (archive / "_catalog" / "articles.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(exported) == 34
+    lines = exported_lines(archive)
+    assert len(lines) == 34
     assert {
         "article_id",
         "site",
@@ -107,7 +110,7 @@ def test_new_edited_and_removed_articles(tmp_path, replay):
         "first_archived",
         "last_changed",
         "revisions",
-    } <= set(json.loads(exported[0]))
+    } <= set(json.loads(lines[0]))
 
 
 def test_one_article_one_file_under_url_variants(tmp_path, replay):
@@ -279,8 +282,7 @@ def test_reindex_rebuilds_the_catalog_from_files(tmp_path, replay):
         for e in catalog.entries()
     }
     catalog.close()
-    for path in (archive / "_catalog").iterdir():
-        path.unlink()
+    shutil.rmtree(archive / "_catalog")
 
     result = run_scrapy("reindex", "-s", f"ARCHIVE_DIR={archive}")
     assert result.returncode == 0, result.stderr
@@ -309,7 +311,8 @@ STALE_OK = '{"status": "ok"}\n'
 
 
 @pytest.mark.parametrize(
-    "command", [["crawl", "xinhua"], ["scrape", "http://www.news.cn/x.htm"], ["reindex"], ["catalog"]]
+    "command",
+    [["crawl", "xinhua"], ["scrape", "http://www.news.cn/x.htm"], ["reindex"], ["catalog"]],
 )
 @pytest.mark.parametrize("archive_dir", ["", "  "])
 def test_empty_archive_dir_is_refused_before_anything_is_written(
@@ -344,3 +347,17 @@ def test_a_crawl_that_cannot_start_rewrites_a_stale_summary(tmp_path, replay):
     assert result.returncode == 1
     written = json.loads(summary.read_text())
     assert (written["status"], written["finish_reason"]) == ("failed", "startup_failed")
+
+
+def test_each_url_is_fetched_once_per_run(tmp_path, replay):
+    # Column pages link each other (a navigation bar): the start pages must not be fetched
+    # again when a column links them.
+    urls = generate(tmp_path / "site", 250, linked_columns=True)
+    assert len(urls) == 3
+    proxy = replay(tmp_path / "site")
+    result, summary = crawl(tmp_path / "archive", urls, proxy)
+    assert result.returncode == 0, result.stderr
+    assert summary["new"] == 250
+    fetched = Counter(proxy.requests)
+    assert [url for url, count in fetched.items() if count > 1] == []
+    assert set(urls) <= set(fetched)
