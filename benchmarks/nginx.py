@@ -21,7 +21,8 @@ pid {state}/nginx.pid;
 error_log {state}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    log_format url 'http://$host$request_uri';
+    access_log {state}/access.log url;
     types {{ text/html html htm; application/json json; image/jpeg jpg; text/plain txt; }}
     default_type application/octet-stream;
     sendfile on;
@@ -70,6 +71,12 @@ class Nginx:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"nginx did not start; see {self.state}/error.log")
+
+    @property
+    def requests(self) -> list[str]:
+        """The URL of every request served so far, in order (as ReplayProxy.requests)."""
+        log = self.state / "access.log"
+        return log.read_text(encoding="utf-8").split() if log.exists() else []
 
     def stop(self) -> None:
         if self.process is not None:

@@ -15,6 +15,7 @@ subprocesses:
 (e) (b) again with ``ARCHIVE_WARC=False`` into another archive: what the WARC capture costs,
     and the WARC bytes per article (b) wrote;
 (f) ``scrapy reextract`` of (b)'s archive: articles re-extracted per second from the captures.
+(g) requests per unique URL of (b), pages and images apart (1.00: nothing fetched twice).
 
 Both crawls get the same concurrency (16 requests, 16 per domain, no delay, no
 AutoThrottle). Pages/s is responses over Scrapy's own elapsed time; CPU ms per article
@@ -95,18 +96,19 @@ def site_urls(root: Path) -> list[str]:
 
 def prepare(workdir: Path, n: int) -> tuple[Path, list[str]]:
     root = workdir / f"site-{n}"
-    marker = root / ".complete"
+    marker = root / ".complete-linked"  # sites generated before their columns linked each other
     if not marker.exists():
         print(f"generating {n} articles in {root} …", flush=True)
-        start_urls = generate(root, n)
+        start_urls = generate(root, n, linked_columns=True)
         (root / ".start_urls").write_text("\n".join(start_urls))
         marker.touch()
     return root, (root / ".start_urls").read_text().split()
 
 
 def run_once(
-    root: Path, start_urls: list[str], proxy: str, scratch: Path
+    root: Path, start_urls: list[str], server: Nginx | ReplayProxy, scratch: Path
 ) -> dict[str, Measurement]:
+    proxy = server.url
     urls_file = scratch / "urls.txt"
     urls_file.write_text("\n".join(site_urls(root)))
     bare_stats = scratch / "bare.json"
@@ -120,7 +122,9 @@ def run_once(
         sys.executable, "-m", "scrapy", "crawl", "xinhua", "-a", "start_urls=" + ",".join(start_urls),
         "-s", f"ARCHIVE_DIR={archive}", "-s", f"RUN_SUMMARY_FILE={summary}", *SAME_LOAD,
     ]  # fmt: skip
+    served = len(server.requests)
     full = measure(crawl_command, cwd=PROJECT, proxy=proxy, stats_file=summary)
+    full.stats["requests"] = server.requests[served:]
     warc_bytes = sum(path.stat().st_size for path in (archive / "_warc").rglob("*.warc.gz"))
     second = measure(crawl_command, cwd=PROJECT, proxy=proxy, stats_file=summary)
     plain = [*crawl_command, "-s", f"ARCHIVE_DIR={scratch / 'plain'}", "-s", "ARCHIVE_WARC=False"]
@@ -144,6 +148,19 @@ def run_once(
         "bare": bare, "full": full, "second": second, "scrape": scrape,
         "no_capture": no_capture, "reextract": reextract,
     }  # fmt: skip
+
+
+def requests_per_url(requests: list[str]) -> str:
+    """Requests per unique URL of one crawl, pages and images apart (robots.txt aside): 1.00
+    when nothing is fetched twice."""
+    kinds: dict[str, list[str]] = {"pages": [], "images": []}
+    for url in requests:
+        if not url.endswith("/robots.txt"):
+            kinds["images" if url.endswith(".jpg") else "pages"].append(url)
+    return ", ".join(
+        f"{kind} {len(urls) / max(1, len(set(urls))):.2f} ({len(urls):,} requests, {len(set(urls)):,} URLs)"
+        for kind, urls in kinds.items()
+    )
 
 
 def report(n: int, runs: list[dict[str, Measurement]]) -> None:
@@ -188,6 +205,9 @@ def report(n: int, runs: list[dict[str, Measurement]]) -> None:
         f"(f) scrapy reextract: {statistics.median(rates):.0f} articles/s "
         f"({median('reextract', 'wall'):.2f} s wall, start-up included)"
     )
+    print(
+        f"(g) requests per unique URL in (b): {requests_per_url(runs[0]['full'].stats['requests'])}"
+    )
 
 
 def main() -> None:
@@ -208,7 +228,7 @@ def main() -> None:
             runs = []
             for _ in range(args.repeat):
                 with tempfile.TemporaryDirectory(prefix="bench-run-") as scratch:
-                    runs.append(run_once(root, start_urls, server.url, Path(scratch)))
+                    runs.append(run_once(root, start_urls, server, Path(scratch)))
             print(f"server: {args.server}")
             report(n, runs)
         finally:

@@ -1,7 +1,7 @@
 """A deterministic Xinhua-style site of N articles, for benchmarks and crawl tests.
 
-Column pages (``http://www.news.cn/col<k>/``) list about 100 articles each and a home
-page links the columns. Articles alternate between the 2021+ layout on www.news.cn
+Column pages (``http://www.news.cn/col<k>/``) list about 100 articles each (and, with
+``linked_columns``, link every column in a navigation bar, as real column pages do). Articles alternate between the 2021+ layout on www.news.cn
 (``/col<k>/YYYYMMDD/<32 hex>/c.html``) and the old layout on www.xinhuanet.com
 (``/col<k>/YYYY-MM/DD/c_<digits>.htm``); every 25th article has a second page
 (``c.html?page=2``) and every 10th an image (served too). Pages are padded with the navigation,
@@ -212,6 +212,7 @@ def generate(
     version: int = 1,
     edited: Iterable[int] = (),
     removed: Iterable[int] = (),
+    linked_columns: bool = False,
 ) -> list[str]:
     """Write the site under ``root``; returns the start URLs (the column pages).
 
@@ -230,16 +231,17 @@ def generate(
             _write(root, continuation_url(item), page_html(item, 1, 2))
         if index % 10 == 3:
             _write_bytes(root, item.url.rsplit("/", 1)[0] + "/" + image_name(item), _jpeg(index))
-    start_urls = []
-    for column, items in columns.items():
+    start_urls = [f"http://www.news.cn/col{column}/" for column in columns]
+    columns_nav = "".join(f'<a href="{url}">栏目{n}</a>' for n, url in enumerate(start_urls))
+    nav = f'<div class="nav">{columns_nav}</div>' if linked_columns else ""
+    for url, items in zip(start_urls, columns.values(), strict=True):
         links = "".join(
             f'<div class="item"><div class="tit"><a href="{item.url}">{item.title}</a></div>'
             f'<div class="time">{item.published:%Y-%m-%d}</div></div>'
             for item in reversed(items)
         )
-        url = f"http://www.news.cn/col{column}/"
-        _write(root, url, f'<html><body><div id="content-list">{links}</div></body></html>')
-        start_urls.append(url)
+        page = f'{nav}<div id="content-list">{links}</div>'
+        _write(root, url, f"<html><body>{page}</body></html>")
     for host in ("www.news.cn", "www.xinhuanet.com"):
         _write(root, f"http://{host}/robots.txt", "User-agent: *\nAllow: /\n")
     return start_urls

@@ -11,11 +11,13 @@ from lxml.etree import XPath
 from parsel.csstranslator import HTMLTranslator
 from scrapy import Request
 from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
 
+from crawler import statskeys as keys
 from crawler.middlewares import ARTICLE_META
 from crawler.profiles import SiteProfile
 from crawler.urls import canonical_url
-from spiders.base import ArticleSpider, uncached_selector
+from spiders.base import ArticleSpider, fetch_failure_reason, uncached_selector
 
 # css("a::attr(href)").getall() without a Selector object per link: a fifth of the time
 _LINKS = XPath(HTMLTranslator().css_to_xpath("a::attr(href)"), smart_strings=False)
@@ -43,19 +45,34 @@ class SiteSpider(ArticleSpider):
         return self.profiles[self.site]
 
     async def start(self) -> AsyncIterator[Request]:
-        # One process: start pages are always fetched. Several workers sharing a frontier:
-        # the first worker's start pages are the run's, the others' are filtered as seen.
-        again = not self.distributed
+        # Start pages go through the duplicate filter like the list pages that link them
+        # (Scrapy's default, dont_filter=True, would leave them out of it, and each would be
+        # fetched again from the first column page that links it). In one process they are
+        # the first requests the filter sees: all fetched. Several workers sharing a
+        # frontier: the first worker's start pages are the run's, the others' are seen.
         for url in self.start_url_override or self.profile.start_urls:
-            request = self._route(url, depth=0) or self.list_request(url, 0)
-            yield request.replace(dont_filter=again)
+            yield self._route(url, depth=0) or self.list_request(url, 0)
 
     @property
     def distributed(self) -> bool:
         return bool(self.settings.get("REDIS_URL"))
 
     def list_request(self, url: str, depth: int, **kwargs: Any) -> Request:
-        return Request(url, callback=self.parse_list, cb_kwargs={"depth": depth}, **kwargs)
+        return Request(
+            url,
+            callback=self.parse_list,
+            errback=self.list_failed,
+            cb_kwargs={"depth": depth},
+            **kwargs,
+        )
+
+    def list_failed(self, failure: Failure) -> None:
+        """A list page that could not be fetched: one warning with the reason, counted as an
+        error of the run (``fetch/list_failed/<exception>``), not Scrapy's traceback."""
+        request = failure.request  # type: ignore[attr-defined]
+        self._count(f"{keys.LIST_PAGE_NOT_FETCHED}{failure.type.__name__}")
+        reason = fetch_failure_reason(failure, request, self.settings)
+        self.logger.warning("List page not fetched: %s (%s)", request.url, reason)
 
     def parse_list(self, response: Response, depth: int) -> Iterator[Request]:
         if not isinstance(response, TextResponse):
