@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler import statskeys as keys
 from crawler.atomic import OutsideArchive
 from crawler.dates import BEIJING
 
@@ -120,6 +121,8 @@ class ArchiveLock:
             self._close_spider("archive_unwritable")
             return
         except ArchiveBusy as busy:
+            assert self.crawler.stats is not None
+            self.crawler.stats.set_value(keys.LOCK_HOLDER, str(busy))  # for scrape's report
             logger.error(
                 "Archive %s is in use by %s; not crawling. Set ARCHIVE_LOCK_WAIT=<seconds> to "
                 "wait for it instead.",

@@ -5,7 +5,8 @@ These checks run when the spider closes, on the run's stats, and fail the run wh
 
 - it archived nothing and skipped nothing (``MONITOR_MIN_ARTICLES``, default 1); a worker
   of a distributed run counts what all the run's workers archived;
-- too many requests ended in errors (``MONITOR_MAX_ERROR_RATE``, default 0.2 of pages);
+- too many errors (``MONITOR_MAX_ERROR_RATE``, default 0.2 of pages): pages not fetched and
+  error lines, counted as the run summary counts them (:func:`crawler.statskeys.run_counts`);
 - a required field (title, date, body) was found in too few articles of a site
   (``MONITOR_MIN_FIELD_FOUND``, default 0.8), or the site's own rules served too few of
   them (``MONITOR_MIN_FIELD_PRIMARY``, default 0.5): the signature of a layout change.
@@ -38,6 +39,7 @@ from spidermon.contrib.scrapy.runners import SpiderMonitorRunner
 from spidermon.contrib.utils.spider import get_spider_name
 from spidermon.core.actions import Action
 
+from crawler import statskeys as keys
 from crawler.extensions import field_counts
 
 REQUIRED_FIELDS = ("title", "published", "body")
@@ -51,24 +53,17 @@ def _stats(monitor: Monitor) -> dict[str, Any]:
 class RunMonitor(Monitor):
     @monitors.name("Articles archived or already in the archive")
     def test_articles(self) -> None:
-        stats = _stats(self)
-        done = sum(stats.get(f"archive/{key}", 0) for key in ("new", "updated", "unchanged"))
-        done += stats.get("incremental/skipped_archived", 0)
-        done = max(done, stats.get("distributed/run_archived", 0))  # the workers' run as a whole
+        done = keys.run_counts(_stats(self)).articles  # as the run summary counts them
         minimum = self.data.crawler.settings.getint("MONITOR_MIN_ARTICLES")
         self.assertGreaterEqual(done, minimum, msg=f"{done} articles, expected at least {minimum}")
 
     @monitors.name("Error rate")
     def test_error_rate(self) -> None:
         stats = _stats(self)
-        pages = max(int(stats.get("response_received_count", 0)), 1)
-        errors = int(stats.get("log_count/ERROR", 0)) + sum(
-            value
-            for key, value in stats.items()
-            if key.startswith("downloader/exception_type_count/")
-        )
+        errors = keys.run_counts(stats).errors  # the run summary's count
+        pages = int(stats.get(keys.PAGES, 0))
         limit = self.data.crawler.settings.getfloat("MONITOR_MAX_ERROR_RATE")
-        self.assertLessEqual(errors / pages, limit, msg=f"{errors} errors in {pages} pages")
+        self.assertLessEqual(errors / max(pages, 1), limit, msg=f"{errors} errors in {pages} pages")
 
 
 @monitors.name("Field health")
@@ -98,7 +93,7 @@ class MarkRunFailed(Action):
 
     def run_action(self) -> None:
         failed = len(self.result.monitors_failed_results)
-        self.data.crawler.stats.set_value("monitors/failed", failed)
+        self.data.crawler.stats.set_value(keys.MONITORS_FAILED, failed)
 
 
 class CloseMonitors(MonitorSuite):

@@ -33,6 +33,9 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # warning, not an error (crawler/fetchlog.py tells each failing host once).
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 FETCH_FAILURE_LOG_ONCE = True
+# With requests out and no answer for this many seconds, the log names the URL waited for
+# (crawler/fetchlog.py); 0: never.
+FETCH_WAIT_NOTICE = 5
 REDIRECT_MAX_TIMES = 5
 # --- Where requests may go (crawler/addressguard.py): only http(s), never to loopback, private,
 # link-local or cloud metadata addresses, unless the host or address is listed here, e.g.
@@ -71,10 +74,13 @@ EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.progress.CrawlProgress": 0,  # a live line on a terminal, else the periodic one
     "crawler.fetchlog.HostFailureLog": 0,
+    "crawler.fetchlog.SilentWaitNotice": 0,
     "crawler.history.ArchiveHistory": 90,  # commits before the lock is let go (100)
     "crawler.lock.ArchiveLock": 100,
+    # Counts the run as the spider closes, before any monitor (530 here, 500 for Spidermon's
+    # own extension) logs its failures; logs its line when the engine stops: the run's last.
+    "crawler.summary.RunSummary": 400,
     "crawler.extensions.FieldHealthReport": 500,
-    "crawler.summary.RunSummary": 510,
     "crawler.gc_tuning.GcTuning": 0,
     # Spidermon's monitors and runner; its Scrapy extension may replace this (crawler/monitors.py)
     "crawler.monitors.CloseMonitorRunner": 530,

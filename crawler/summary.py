@@ -1,21 +1,26 @@
 """What a run did, for the operator and for cron/Scrapyd: counts, a verdict, a JSON file.
 
 At the end of every crawl :class:`RunSummary` logs one line with the new / updated /
-unchanged / moved / skipped counts and the drops by reason, stores the verdict in the
-stats (``run/status``: ``ok`` or ``failed``) for the ``crawl`` command's exit status,
-and writes the summary as JSON to ``RUN_SUMMARY_FILE`` when that is set.
+unchanged / moved / skipped counts, the drops by reason and the errors, stores the
+verdict in the stats (``run/status``: ``ok`` or ``failed``) for the ``crawl`` command's
+exit status, and writes the summary as JSON to ``RUN_SUMMARY_FILE`` when that is set.
+The counts are taken when the spider closes, before the end-of-run monitors check the
+same counts (:func:`crawler.statskeys.run_counts`); the line is logged when the engine
+stops, after the monitors' report and Scrapy's stats: the last line of the run.
 
 A run fails when it archived nothing and hit errors (every fetch failed, the archive
-is unwritable …) or when it could not run at all (``finish_reason`` names the cause).
-The JSON file is replaced atomically at the end of every run, failed ones included, and
-by the commands when a run cannot even start, so a stale ``"ok"`` never outlives a
-failure that cron should see.
+is unwritable …), when it could not run at all (``finish_reason`` names the cause), or
+when its monitors failed. When no host answered at all, the line says so. The JSON file
+is replaced atomically at the end of every run, failed ones included, and by the
+commands when a run cannot even start, so a stale ``"ok"`` never outlives a failure
+that cron should see.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +30,10 @@ from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
+from crawler import statskeys as keys
 from crawler.atomic import write_atomically
 
 logger = logging.getLogger(__name__)
-OUTCOMES = ("new", "updated", "unchanged", "moved")
 # finish reasons that mean the crawl did not do its job
 FAILED_REASONS = {
     "archive_locked",
@@ -37,31 +42,40 @@ FAILED_REASONS = {
     "redis_unavailable",  # the shared frontier is gone (crawler/distributed.py)
     "startup_failed",  # the crawl could not start (an error, logged)
 }
+NO_HOST_REACHABLE = "no host reachable: check the network or the proxy"
 
 
-def run_summary(stats: dict[str, Any]) -> dict[str, Any]:
-    """The summary of a run from its stats."""
-    archived = {outcome: int(stats.get(f"archive/{outcome}", 0)) for outcome in OUTCOMES}
-    dropped = {
-        key.rsplit("/", 1)[1]: value
-        for key, value in sorted(stats.items())
-        if key.startswith("item_dropped_reasons_count/")
+def run_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary of a run from its stats; the counts are :func:`~crawler.statskeys.run_counts`."""
+    outcomes = {
+        outcome: int(stats.get(keys.ARCHIVED + outcome, 0)) for outcome in keys.ARCHIVE_OUTCOMES
     }
-    errors = int(stats.get("log_count/ERROR", 0)) + sum(
-        value for key, value in stats.items() if key.startswith("fetch/article_failed/")
+    dropped = {
+        key.removeprefix(keys.DROPPED_BY_REASON): value
+        for key, value in sorted(stats.items())
+        if key.startswith(keys.DROPPED_BY_REASON)
+    }
+    counts = keys.run_counts(stats)
+    reason = stats.get(keys.FINISH_REASON, "")
+    pages = int(stats.get(keys.PAGES, 0))
+    failing_hosts = int(stats.get(keys.FAILING_HOSTS, 0))
+    monitors_failed = int(stats.get(keys.MONITORS_FAILED, 0))
+    failed = (
+        reason in FAILED_REASONS or (counts.articles == 0 and counts.errors > 0) or monitors_failed
     )
-    reason = stats.get("finish_reason", "")
-    nothing_archived = archived["new"] + archived["updated"] + archived["unchanged"] == 0
-    failed = reason in FAILED_REASONS or (nothing_archived and errors > 0)
     return {
         "status": "failed" if failed else "ok",
         "finish_reason": reason,
-        **archived,
-        "skipped": int(stats.get("incremental/skipped_archived", 0)),
+        **outcomes,
+        "skipped": int(stats.get(keys.SKIPPED_AS_ARCHIVED, 0)),
+        "articles": counts.articles,
         "dropped": dropped,
-        "errors": errors,
-        "pages": int(stats.get("response_received_count", 0)),
-        "elapsed_seconds": round(float(stats.get("elapsed_time_seconds", 0.0)), 3),
+        "errors": counts.errors,
+        "pages": pages,
+        "failing_hosts": failing_hosts,
+        "no_host_reachable": pages == 0 and failing_hosts > 0,
+        "monitors_failed": monitors_failed,
+        "elapsed_seconds": round(float(stats.get(keys.ELAPSED_SECONDS, 0.0)), 3),
     }
 
 
@@ -74,31 +88,52 @@ def format_summary(summary: dict[str, Any]) -> str:
         text += "; dropped: " + ", ".join(
             f"{n} {reason}" for reason, n in summary["dropped"].items()
         )
-    if summary["errors"]:
-        text += f"; {summary['errors']} errors"
+    if errors := summary["errors"]:
+        text += f"; {errors} error" + ("s" if errors > 1 else "")
+    if summary["no_host_reachable"]:
+        text += f"; {NO_HOST_REACHABLE}"
+    if summary["monitors_failed"]:
+        text += f"; monitor checks failed: {summary['monitors_failed']} (above)"
     return text
 
 
 class RunSummary:
+    """Logs the run summary and writes ``RUN_SUMMARY_FILE`` (see the module)."""
+
     def __init__(self, stats: StatsCollector, summary_file: Path | None):
         self.stats = stats
         self.summary_file = summary_file
+        self.closed = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunSummary:
         assert crawler.stats is not None
         path = crawler.settings.get("RUN_SUMMARY_FILE")
         extension = cls(crawler.stats, Path(path) if path else None)
-        # Connected after Scrapy's CoreStats (a base extension), so finish_reason and the
-        # elapsed time are already in the stats when this runs.
+        # spider_closed: after Scrapy's CoreStats (a base extension), so finish_reason and
+        # the elapsed time are in the stats, and before the monitors (a later EXTENSIONS
+        # order), which log their failures as errors. engine_stopped: after the spider's
+        # closing, the monitors' report and the stats dump are all logged.
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
         return extension
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        stats = self.stats.get_stats()
-        stats.setdefault("finish_reason", reason)
-        summary = run_summary(stats)
-        self.stats.set_value("run/status", summary["status"])
+        """Record the run's counts and verdict as they are now (see the module)."""
+        self.closed = True
+        if self.stats.get_value(keys.FINISH_REASON) is None:
+            self.stats.set_value(keys.FINISH_REASON, reason)
+        counts = keys.run_counts(self.stats.get_stats())
+        self.stats.set_value(keys.RUN_ARTICLES, counts.articles)
+        self.stats.set_value(keys.RUN_ERRORS, counts.errors)
+        self.stats.set_value(keys.RUN_STATUS, run_summary(self.stats.get_stats())["status"])
+
+    def engine_stopped(self) -> None:
+        """Log the summary, with the monitors' verdict, and write its file."""
+        if not self.closed:  # the spider never opened
+            return
+        summary = run_summary(self.stats.get_stats())
+        self.stats.set_value(keys.RUN_STATUS, summary["status"])
         level = logging.ERROR if summary["status"] == "failed" else logging.INFO
         logger.log(level, "Run %s: %s", summary["status"], format_summary(summary))
         if self.summary_file is not None:
@@ -119,7 +154,7 @@ def write_failed_start(settings: BaseSettings, reason: str) -> None:
     to ``RUN_SUMMARY_FILE`` when that is set."""
     path = settings.get("RUN_SUMMARY_FILE")
     if path:
-        write_summary(Path(path), run_summary({"finish_reason": reason}))
+        write_summary(Path(path), run_summary({keys.FINISH_REASON: reason}))
 
 
 class ArchiveProgress(LogStats):
@@ -137,10 +172,10 @@ class ArchiveProgress(LogStats):
                 "pagerate": self.prate,
                 "items": self.items,
                 "itemrate": self.irate,
-                "new": stats.get("archive/new", 0),
-                "updated": stats.get("archive/updated", 0),
-                "skipped": stats.get("incremental/skipped_archived", 0),
-                "dropped": stats.get("item_dropped_count", 0),
+                "new": stats.get(keys.ARCHIVED + "new", 0),
+                "updated": stats.get(keys.ARCHIVED + "updated", 0),
+                "skipped": stats.get(keys.SKIPPED_AS_ARCHIVED, 0),
+                "dropped": stats.get(keys.ITEMS_DROPPED, 0),
             },
             extra={"spider": spider},
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 
 from crawler.catalog import open_catalog
-from crawler.commands import require_archive_dir
+from crawler.commands import reader_may_stop_early, require_archive_dir
 from crawler.lock import ArchiveBusy
 from crawler.profiles import SiteProfiles
 
@@ -55,6 +55,7 @@ class Command(ScrapyCommand):
                 count = catalog.export_jsonl_file(Path(opts.output))
                 print(f"{count} articles written to {opts.output}", file=sys.stderr)
             else:
-                catalog.export_jsonl(sys.stdout)
+                with reader_may_stop_early(self):
+                    catalog.export_jsonl(sys.stdout)
         finally:
             catalog.close()

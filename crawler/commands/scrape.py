@@ -12,7 +12,13 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 from w3lib.url import safe_url_string
 
-from crawler.commands import prefer_settings, require_archive_dir, require_http_urls
+from crawler import statskeys as keys
+from crawler.commands import (
+    leave_out,
+    prefer_settings,
+    require_archive_dir,
+    require_http_urls,
+)
 
 
 class ScrapeReport:
@@ -40,16 +46,26 @@ class ScrapeReport:
     def path(self, url: str) -> str | None:
         return self.paths.get(safe_url_string(url))
 
-    def failures(self, fetch_failures: dict[str, str]) -> dict[str, str]:
-        """Reasons by URL as the user gave it (Scrapy requests the escaped form)."""
+    def failures(self, fetch_failures: dict[str, str], stats: dict[str, Any]) -> dict[str, str]:
+        """Reasons by URL as the user gave it (Scrapy requests the escaped form); a URL that
+        the run never got to has the reason the run stopped."""
         failed = {}
         for url in self.urls:
             requested = safe_url_string(url)
             if requested in self.paths:
                 continue
             reason = self.errors.get(requested) or fetch_failures.get(requested)
-            failed[url] = reason or "nothing archived"
+            failed[url] = reason or _why_the_run_stopped(stats)
         return failed
+
+
+def _why_the_run_stopped(stats: dict[str, Any]) -> str:
+    reason = stats.get(keys.FINISH_REASON, "")
+    if reason == "archive_locked":
+        return f"the archive is in use by {stats.get(keys.LOCK_HOLDER, 'another run')}"
+    if reason == "archive_unwritable":
+        return "the archive is not writable (the error above says why)"
+    return "nothing archived" if reason in ("", "finished") else f"the run stopped ({reason})"
 
 
 class Command(ScrapyCommand):
@@ -58,10 +74,21 @@ class Command(ScrapyCommand):
     # each URL itself, so the crawl monitors (meant for scheduled runs) stay off.
     # AutoThrottle's 1 s start delay would make a one-URL scrape wait a second after robots.txt;
     # DOWNLOAD_DELAY (0.25 s) still spaces the requests of a scrape of several URLs.
+    # Someone waits for its answer: a server that does not answer is given up on after two
+    # tries of 10 s (robots.txt's, then the page's), not four of 30 s like a scheduled crawl.
     scrape_settings: ClassVar[dict[str, Any]] = {
         "LOG_LEVEL": "WARNING",
         "SPIDERMON_ENABLED": False,
         "AUTOTHROTTLE_START_DELAY": 0.25,
+        "DOWNLOAD_TIMEOUT": 10,
+        "RETRY_TIMES": 1,
+    }
+    # Components a scrape does not use: left out of its component lists, not built and
+    # reported "Disabled …" on every run. Switched off by hand (-s), they still say why.
+    unused: ClassVar[dict[str, list[str]]] = {"EXTENSIONS": ["crawler.monitors.CloseMonitorRunner"]}
+    unused_with_stdout: ClassVar[dict[str, list[str]]] = {
+        "EXTENSIONS": ["crawler.lock.ArchiveLock", "crawler.history.ArchiveHistory"],
+        "ITEM_PIPELINES": ["pipelines.images.ImagePipeline", "pipelines.capture.CapturePipeline"],
     }
 
     def syntax(self) -> str:
@@ -74,7 +101,8 @@ class Command(ScrapyCommand):
         return (
             "Fetch each article URL, run it through the same pipelines as a crawl and write it "
             "to ARCHIVE_DIR, printing each written path. Exits non-zero when any URL could "
-            "not be archived, with the reason on stderr. Honours http_proxy."
+            "not be archived, with the reason on stderr. A page that does not answer is tried "
+            "twice, 10 s each (-s DOWNLOAD_TIMEOUT, -s RETRY_TIMES). Honours http_proxy."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -87,8 +115,11 @@ class Command(ScrapyCommand):
         super().process_options(args, opts)
         assert self.settings is not None
         prefer_settings(self.settings, self.scrape_settings)
+        if not self.settings.getbool("SPIDERMON_ENABLED"):
+            leave_out(self.settings, self.unused)
         if opts.stdout:
             self.settings.set("ARCHIVE_TO_STDOUT", True, priority="cmdline")
+            leave_out(self.settings, self.unused_with_stdout)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
@@ -101,8 +132,8 @@ class Command(ScrapyCommand):
         report.connect(crawler)
         self.crawler_process.crawl(crawler, urls=args)
         self.crawler_process.start()
-        spider = crawler.spider
-        failed = report.failures(getattr(spider, "failures", {}))
+        stats = crawler.stats.get_stats() if crawler.stats is not None else {}
+        failed = report.failures(getattr(crawler.spider, "failures", {}), stats)
         if not opts.stdout:
             for url in args:
                 if url not in failed:
