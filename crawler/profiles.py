@@ -9,9 +9,12 @@ site profile claims.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
+from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -19,19 +22,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
 
 from crawler import yamlio
-from crawler.paths import article_id_from_url, host_article_id, is_safe_article_id
+from crawler.paths import article_id_from_url, host_article_id
 
 GENERIC = "generic"
 FIELDS = ("title", "published", "source", "author", "editor", "body")
-# The built-in strategies a profile may name with ``heuristic:``, per field.
-HEURISTICS = {
-    "title": ("headline", "confirmed_title_cut"),
-    "published": ("visible_date",),
-    "source": ("visible_source",),
-    "body": ("densest_block",),
-}
+RULE_KINDS = ("css", "xpath", "jsonld", "regex", "heuristic")
+# The declared format of a profile, beside the profiles: every key, its type and meaning.
+SCHEMA_FILE = "profile.schema.json"
 
 
 class ProfileError(ValueError):
@@ -53,6 +54,7 @@ class FieldRule:
     name: str  # "<profile>:<field>[<index>]", recorded as the field's provenance
     strip_suffix: bool = False  # the value is a page title that may end with the site's name
     decode: str | None = None
+    layouts: tuple[str, ...] = ()  # the named layouts whose pages the rule reads
 
     @property
     def reads_metadata(self) -> bool:
@@ -77,6 +79,17 @@ class Datasource:
     selector: str
     pattern: re.Pattern[str]
     url: str  # relative to the list page, with {id}
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """One layout era of a site's article pages: the publication days it serves (None: open
+    or not known) and its golden page, ``tests/fixtures/extraction/<fixture>.html``."""
+
+    name: str
+    fixture: str
+    since: date | None = None
+    until: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,7 @@ class SiteProfile:
     # The page's host is part of the article ID (key ``host_in_article_id``): for rules that
     # read every site, where an ID is unique only on its host.
     host_in_article_id: bool = False
+    layouts: tuple[Layout, ...] = ()
 
     def claims(self, url: str) -> bool:
         """True when the URL's host is one of the profile's domains or a subdomain of one."""
@@ -221,29 +235,110 @@ def packaged_profiles() -> Traversable:
 
 
 def load_profile(path: Path | Traversable, generic: SiteProfile | None = None) -> SiteProfile:
-    """Read one YAML profile; field rules get the generic profile's rules appended."""
+    """Read one YAML profile, checked against the schema; field rules get the generic
+    profile's rules appended."""
     try:
-        data = yamlio.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.json_types_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a profile is a mapping of keys")
+    error = best_match(profile_validator().iter_errors(data))
+    if error is not None:
+        raise _schema_error(path, error)
     try:
         return _build_profile(data, generic)
-    except (KeyError, TypeError, re.error) as exc:
-        raise ProfileError(f"{path}: bad or missing key: {exc}") from exc
+    except _KeyProblem as problem:
+        raise ProfileError(f"{path}: {problem.where}: {problem}") from None
+
+
+@cache
+def profile_validator() -> Draft202012Validator:
+    """The schema's validator, built once: it checks dates and regular expressions too."""
+    schema = json.loads((packaged_profiles() / SCHEMA_FILE).read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=FormatChecker(("date", "regex")))
+
+
+class _KeyProblem(ValueError):
+    """What the schema cannot say: a key's value disagrees with another key's."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(message)
+        self.where = where
+
+
+def _schema_error(path: Path | Traversable, error: ValidationError) -> ProfileError:
+    keys = list(error.absolute_path)
+    if "dependentSchemas" in error.schema_path:  # a rule's second kind: name the rule
+        keys.pop()
+    return ProfileError(f"{path}: {_where(keys)}{_reason(error)}")
+
+
+def _where(keys: Iterable[str | int]) -> str:
+    """``fields.title[2]: `` for the keys leading to a value; nothing for the whole file."""
+    text = ""
+    for key in keys:
+        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else key
+    return f"{text}: " if text else ""
+
+
+# JSON Schema's types and Python's, as a YAML file's author knows them
+_YAML_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "dict": "a mapping",
+    "list": "a list",
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "NoneType": "nothing",
+}
+
+
+def _reason(error: ValidationError) -> str:
+    """The schema error in words, on one line."""
+    if error.validator == "additionalProperties":
+        known = ", ".join(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"unknown key {', '.join(map(repr, unknown))} (known: {known})"
+    if error.validator == "anyOf" or "dependentSchemas" in error.schema_path:
+        return f"a rule needs exactly one of {', '.join(RULE_KINDS)}"
+    if error.validator == "type":
+        expected, found = (
+            _YAML_TYPES.get(name, name)
+            for name in (str(error.validator_value), type(error.instance).__name__)
+        )
+        return f"expected {expected}, not {found}"
+    if error.validator == "format" and error.cause is not None:
+        return f"{error.instance!r} is not a valid {error.validator_value}: {error.cause}"
+    if error.validator == "not":
+        return f"{error.instance!r} is not allowed here"
+    if error.validator == "pattern":  # the regex says little: the key's description says why
+        return f"{error.message}; {_description(error)}"
+    return error.message
+
+
+def _description(error: ValidationError) -> str:
+    """The description of the key whose value failed, from the schema."""
+    schema, description = profile_validator().schema, ""
+    for key in error.schema_path:
+        schema = schema[key]
+        if isinstance(schema, dict):
+            description = schema.get("description", description)
+    return description
 
 
 def _build_profile(data: dict[str, Any], generic: SiteProfile | None) -> SiteProfile:
     name = data["name"]
+    layouts = _layouts(data.get("layouts", {}))
+    declared = {layout.name for layout in layouts}
     fields = {
-        field_name: _rules(name, field_name, data.get("fields", {}).get(field_name, []))
+        field_name: _rules(name, field_name, data.get("fields", {}).get(field_name, []), declared)
         + (generic.fields[field_name] if generic and name != GENERIC else ())
         for field_name in FIELDS
     }
-    unknown = set(data.get("fields", {})) - set(FIELDS)
-    if unknown:
-        raise KeyError(f"fields.{sorted(unknown)[0]} (known: {', '.join(FIELDS)})")
     continuation = data.get("continuation")
     return SiteProfile(
         name=name,
@@ -263,7 +358,7 @@ def _build_profile(data: dict[str, Any], generic: SiteProfile | None) -> SitePro
         continuation=Continuation(
             links=tuple(continuation["links"]),
             pattern=re.compile(continuation["pattern"]),
-            max_pages=int(continuation.get("max_pages", 20)),
+            max_pages=continuation.get("max_pages", 20),
         )
         if continuation
         else None,
@@ -271,54 +366,57 @@ def _build_profile(data: dict[str, Any], generic: SiteProfile | None) -> SitePro
             Datasource(item["selector"], re.compile(item["pattern"]), item["url"])
             for item in data.get("datasources", ())
         ),
-        page_number=re.compile(data["page_number"]) if data.get("page_number") else None,
-        max_list_pages=int(data.get("max_list_pages", 10)),
+        page_number=re.compile(data["page_number"]) if "page_number" in data else None,
+        max_list_pages=data.get("max_list_pages", 10),
         trailing_drop_lines=_patterns(data.get("trailing_drop_lines", ()))
         + (generic.trailing_drop_lines if generic and name != GENERIC else ()),
         body_end_lines=_patterns(data.get("body_end_lines", ()))
         + (generic.body_end_lines if generic and name != GENERIC else ()),
-        post_prefix=_post_prefix(data.get("post_prefix", name)),
-        host_in_article_id=bool(data.get("host_in_article_id", False)),
+        post_prefix=data.get("post_prefix", name),
+        host_in_article_id=data.get("host_in_article_id", False),
+        layouts=layouts,
     )
-
-
-def _post_prefix(value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, str) or not is_safe_article_id(value):
-        raise KeyError(f"post_prefix {value!r}: ASCII letters, digits, _ and - only, or empty")
-    return value
 
 
 def _patterns(values: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(value) for value in values)
 
 
-RULE_KINDS = ("css", "xpath", "jsonld", "regex", "heuristic")
-RULE_OPTIONS = {"strip_suffix", "decode"}
+def _layouts(entries: dict[str, dict[str, str]]) -> tuple[Layout, ...]:
+    layouts = []
+    for name, entry in entries.items():
+        since, until = (_day(entry.get(key)) for key in ("from", "until"))
+        if since and until and since > until:
+            raise _KeyProblem(f"layouts.{name}", f"from {since} is after until {until}")
+        layouts.append(Layout(name, entry["fixture"], since, until))
+    return tuple(layouts)
 
 
-def _rules(profile: str, field_name: str, entries: list[dict[str, Any]]) -> tuple[FieldRule, ...]:
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _rules(
+    profile: str, field_name: str, entries: list[dict[str, Any]], layouts: set[str]
+) -> tuple[FieldRule, ...]:
     rules = []
     for index, entry in enumerate(entries):
-        where = f"fields.{field_name}[{index}]"
-        kinds = [kind for kind in RULE_KINDS if kind in entry]
-        if len(kinds) != 1 or set(entry) - set(RULE_KINDS) - RULE_OPTIONS:
-            raise KeyError(f"{where} needs exactly one of {', '.join(RULE_KINDS)}")
-        kind, query = kinds[0], entry[kinds[0]]
-        if kind == "regex":
-            re.compile(query)
-        if kind == "heuristic" and query not in HEURISTICS.get(field_name, ()):
-            raise KeyError(f"{where}: no heuristic {query!r} for {field_name}")
-        if entry.get("decode") not in (None, "js"):
-            raise KeyError(f"{where}: decode must be js")
+        kind = next(kind for kind in RULE_KINDS if kind in entry)
+        unknown = [name for name in entry.get("layouts", ()) if name not in layouts]
+        if unknown:
+            raise _KeyProblem(
+                f"fields.{field_name}[{index}].layouts",
+                f"no layout {unknown[0]!r} in this profile's layouts "
+                f"({', '.join(sorted(layouts)) or 'none declared'})",
+            )
         rules.append(
             FieldRule(
                 kind,
-                query,
+                entry[kind],
                 f"{profile}:{field_name}[{index}]",
-                bool(entry.get("strip_suffix", False)),
+                entry.get("strip_suffix", False),
                 entry.get("decode"),
+                tuple(entry.get("layouts", ())),
             )
         )
     return tuple(rules)

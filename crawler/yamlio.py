@@ -6,7 +6,8 @@ one; the emitter writes front matter about five times faster. Both give the same
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, ClassVar
 
 import yaml
 
@@ -17,3 +18,18 @@ SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper
 def safe_load(text: str) -> Any:
     """``yaml.safe_load`` with libyaml's parser."""
     return yaml.load(text, Loader=SafeLoader)
+
+
+class JsonTypesLoader(SafeLoader):
+    """The safe loader without YAML's implicit dates: ``2021-06-01`` stays a string, as in
+    JSON, so that data checked against a JSON Schema (site profiles) reads as the schema says."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def json_types_load(text: str) -> Any:
+    """``safe_load`` with :class:`JsonTypesLoader`: dates stay strings."""
+    return yaml.load(text, Loader=JsonTypesLoader)

@@ -1,9 +1,25 @@
-"""Site profiles: every one loads, claims its own URLs, and the most specific claim wins."""
+"""Site profiles: every one loads, claims its own URLs, and the most specific claim wins; the
+schema refuses a malformed profile with one line naming the file and the key."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from conftest import project_crawler
+from conftest import PROJECT, project_crawler
+from jsonschema import Draft202012Validator
 
-from crawler.profiles import GENERIC, SiteProfiles, packaged_profiles
+from crawler.extraction import TEXT_HEURISTICS
+from crawler.profiles import (
+    FIELDS,
+    GENERIC,
+    RULE_KINDS,
+    ProfileError,
+    SiteProfiles,
+    load_profile,
+    packaged_profiles,
+    profile_validator,
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +98,200 @@ def test_a_folder_is_read_once_until_a_file_changes(tmp_path):
     xinhua = tmp_path / "xinhua.yaml"
     xinhua.write_text(xinhua.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert SiteProfiles.from_folder(tmp_path) is not first
+
+
+SCHEMA = profile_validator().schema
+MINIMAL = "name: site\ndefault_category: news\ndefault_tag: 新闻\n"
+
+
+def test_the_schema_is_a_json_schema():
+    Draft202012Validator.check_schema(SCHEMA)
+
+
+def test_every_shipped_profile_validates():
+    for path in packaged_profiles().iterdir():
+        if path.name.endswith(".yaml"):
+            load_profile(path)  # raises ProfileError
+
+
+def test_the_schema_names_the_fields_rule_kinds_and_heuristics_the_code_reads():
+    fields = SCHEMA["properties"]["fields"]["properties"]
+    assert tuple(fields) == FIELDS
+    assert [option["required"][0] for option in SCHEMA["$defs"]["rule"]["anyOf"]] == list(
+        RULE_KINDS
+    )
+    heuristics = {
+        field: spec["items"]["properties"]["heuristic"].get("enum", [])
+        for field, spec in fields.items()
+    }
+    assert {name for names in heuristics.values() for name in names} == {
+        *TEXT_HEURISTICS,
+        "densest_block",
+    }
+    assert heuristics["body"] == ["densest_block"]
+
+
+def test_unset_keys_take_the_schemas_defaults(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        MINIMAL + "continuation: {links: [a], pattern: x}\nfields: {title: [css: h1]}\n",
+        encoding="utf-8",
+    )
+    profile = load_profile(path)
+    properties, rule = SCHEMA["properties"], SCHEMA["$defs"]["rule"]["properties"]
+    assert profile.max_list_pages == properties["max_list_pages"]["default"]
+    assert profile.host_in_article_id is properties["host_in_article_id"]["default"]
+    assert profile.continuation is not None
+    assert (
+        profile.continuation.max_pages
+        == properties["continuation"]["properties"]["max_pages"]["default"]
+    )
+    assert profile.fields["title"][0].strip_suffix is rule["strip_suffix"]["default"]
+    assert profile.post_prefix == "site" and profile.layouts == ()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("domian: [a.com]\n", "unknown key 'domian' (known: name, domains, "),
+        ("fields:\n  titel: []\n", "fields: unknown key 'titel' (known: title, published, "),
+        (
+            "fields:\n  title:\n    - css: a\n      strip_sufix: true\n",
+            "fields.title[0]: unknown key 'strip_sufix' (known: css, ",
+        ),
+        (
+            "fields:\n  title:\n    - css: a\n    - css: b\n    - css: c\n      xpath: d\n",
+            "fields.title[2]: a rule needs exactly one of css, xpath, jsonld, regex, heuristic",
+        ),
+        (
+            "fields:\n  title:\n    - strip_suffix: true\n",
+            "fields.title[0]: a rule needs exactly one of css, xpath, jsonld, regex, heuristic",
+        ),
+        (
+            "fields:\n  title:\n    - heuristic: visible_date\n",
+            "fields.title[0].heuristic: 'visible_date' is not one of ['headline', 'confirmed_title_cut']",
+        ),
+        (
+            "fields:\n  author:\n    - heuristic: headline\n",
+            "fields.author[0].heuristic: 'headline' is not allowed here",
+        ),
+        (
+            "fields:\n  title:\n    - 'h1'\n",
+            "fields.title[0]: expected a mapping, not a string",
+        ),
+        (
+            "fields:\n  body:\n    - regex: 'a(.*)'\n      decode: python\n",
+            "fields.body[0].decode: 'python' is not one of ['js']",
+        ),
+        (
+            "drop_lines: ['^ok', '(unclosed']\n",
+            "drop_lines[1]: '(unclosed' is not a valid regex: missing ), unterminated subpattern",
+        ),
+        (
+            "article_urls: ['^https://a/(\\d+)$']\n",
+            "article_urls[0]: '^https://a/(\\\\d+)$' does not match '\\\\(\\\\?P<id>'; Regular "
+            "expressions of article URLs, each with a named group `id`",
+        ),
+        ("max_list_pages: ten\n", "max_list_pages: expected an integer, not a string"),
+        ("domains: a.com\n", "domains: expected a list, not a string"),
+        ("continuation:\n  links: [a]\n", "continuation: 'pattern' is a required property"),
+        (
+            "layouts:\n  site-2021:\n    from: 2021-13-01\n    fixture: site\n",
+            "layouts.site-2021.from: '2021-13-01' is not a valid date: month must be in 1..12",
+        ),
+        (
+            "layouts:\n  site-2021:\n    from: 2021-03-01\n    until: 2020-12-31\n    fixture: site\n",
+            "layouts.site-2021: from 2021-03-01 is after until 2020-12-31",
+        ),
+        (
+            "layouts:\n  site-2021:\n    until: 2021-01-01\n",
+            "layouts.site-2021: 'fixture' is a required property",
+        ),
+        (
+            "layouts:\n  site-2021:\n    fixture: site\n    util: 2021-01-01\n",
+            "layouts.site-2021: unknown key 'util' (known: from, until, fixture, description)",
+        ),
+        (
+            "layouts:\n  site-2021: {fixture: site}\nfields:\n  title:\n    - css: h1\n"
+            "      layouts: [site-2012]\n",
+            "fields.title[0].layouts: no layout 'site-2012' in this profile's layouts (site-2021)",
+        ),
+    ],
+)
+def test_a_malformed_profile_is_one_line_naming_the_file_and_the_key(tmp_path, yaml_text, message):
+    path = tmp_path / "site.yaml"
+    path.write_text(MINIMAL + yaml_text, encoding="utf-8")
+    with pytest.raises(ProfileError) as error:
+        load_profile(path)
+    assert str(error.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "expected a mapping, not nothing"),
+        ("- a\n", "expected a mapping, not a list"),
+        ("name: site\n", "'default_category' is a required"),
+    ],
+)
+def test_a_profile_that_is_not_one_names_the_file(tmp_path, text, message):
+    path = tmp_path / "site.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError, match=f"^{path}: {message}"):
+        load_profile(path)
+
+
+# The key tables of docs/site-profiles.md are made from the schema's descriptions.
+DOC = PROJECT / "docs" / "site-profiles.md"
+DOC_BEGIN = "<!-- keys: made from crawler/sites/profile.schema.json by tests/test_profiles.py -->"
+DOC_END = "<!-- end of keys -->"
+
+
+def _value(spec: dict[str, Any]) -> str:
+    if "$ref" in spec:
+        return spec["$ref"].rsplit("/", 1)[1]
+    if "enum" in spec:
+        return " or ".join(f"`{value}`" for value in spec["enum"])
+    if spec["type"] == "array":
+        return "list of " + _value(spec["items"])
+    if spec["type"] == "object":
+        values = spec.get("additionalProperties")
+        return f"mapping of names to {_value(values)}" if isinstance(values, dict) else "mapping"
+    return spec.get("format", "text" if spec["type"] == "string" else spec["type"])
+
+
+def _rows(schema: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    for key, spec in schema["properties"].items():
+        value = _value(spec) + (", required" if key in schema.get("required", ()) else "")
+        value += f", default `{json.dumps(spec['default'])}`" if "default" in spec else ""
+        meaning = spec["description"].replace("|", "\\|")
+        yield f"| `{prefix}{key}` | {value} | {meaning} |"
+        inner = spec.get("items", spec)
+        if "properties" in inner and "$ref" not in inner:
+            yield from _rows(inner, f"{prefix}{key}{'[]' if inner is not spec else ''}.")
+
+
+def _table(schema: dict[str, Any]) -> str:
+    return "\n".join(["| key | value | meaning |", "|---|---|---|", *_rows(schema)])
+
+
+def key_tables() -> str:
+    rule, layout = SCHEMA["$defs"]["rule"], SCHEMA["$defs"]["layout"]
+    return "\n\n".join(
+        [
+            DOC_BEGIN,
+            _table(SCHEMA),
+            f"**A rule** (an item of `fields.<field>`). {rule['description']}",
+            _table(rule),
+            f"**A layout** (a value of `layouts`). {layout['description']}",
+            _table(layout),
+            DOC_END,
+        ]
+    )
+
+
+def test_the_docs_key_tables_are_the_schemas():
+    text = DOC.read_text(encoding="utf-8")
+    shown = text[text.index(DOC_BEGIN) : text.index(DOC_END) + len(DOC_END)]
+    assert shown == key_tables(), f"replace the key tables in {DOC} with:\n{key_tables()}"
