@@ -2,6 +2,8 @@
 fields through the extract and normalise pipelines. New profiles add a page + JSON pair."""
 
 import json
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,21 @@ from test_hostile_input import xinhua_page
 from crawler.drops import PageTooComplex, UndecodablePage
 from crawler.extraction import ArticleExtractor, PageLimits, compile_query, parse_html
 from crawler.items import PageSnapshot, RawPage
-from crawler.profiles import GENERIC, FieldRule, SiteProfiles
+from crawler.profiles import FIELDS, GENERIC, FieldRule, Layout, SiteProfile, SiteProfiles
 from pipelines.extract import ExtractPipeline
 from pipelines.normalise import NormalisePipeline
 
 CASES = sorted((FIXTURES / "extraction").glob("*.json"))
+PROFILES = SiteProfiles.from_folder(None)
+LAYOUTS = [(PROFILES[name], layout) for name in PROFILES for layout in PROFILES[name].layouts]
+# (profile, field, rule, layout) for each layout a rule says it reads
+LAYOUT_RULES = [
+    (profile, field, rule, layout)
+    for profile, layout in LAYOUTS
+    for field in FIELDS
+    for rule in profile.fields[field]
+    if layout.name in rule.layouts
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +73,51 @@ def test_profile_url_from_every_fixture_matches_its_site():
     for case in CASES:
         expected = json.loads(case.read_text(encoding="utf-8"))
         assert profiles.for_url(expected["url"]).name == expected["site"]
+
+
+def test_every_golden_page_is_the_page_of_one_named_layout():
+    # each golden page belongs to one layout, each layout has a page of its own
+    fixtures = [layout.fixture for _, layout in LAYOUTS]
+    assert sorted(fixtures) == sorted(case.stem for case in CASES)
+    assert all(PROFILES[name].layouts for name in PROFILES if name != GENERIC)
+
+
+def _golden_page(layout: Layout) -> tuple[dict, str]:
+    page = FIXTURES / "extraction" / f"{layout.fixture}.html"
+    assert page.is_file(), f"{layout.name}: no golden page {page}"
+    expected = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+    return expected, page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("profile", "layout"), LAYOUTS, ids=[layout.name for _, layout in LAYOUTS])
+def test_layout_golden_page_is_read_by_the_layouts_own_rules(
+    stages, profile: SiteProfile, layout: Layout
+):
+    expected, html = _golden_page(layout)
+    assert expected["site"] == profile.name
+    assert not (layout.since and layout.until) or layout.since <= layout.until
+    published = date.fromisoformat(expected["published"][:10])
+    assert (layout.since or date.min) <= published <= (layout.until or date.max)
+    article = extract(stages, expected["url"], html, profile.name)
+    own = {rule.name for _, _, rule, ruled in LAYOUT_RULES if ruled is layout}
+    others = {field: rule for field, rule in article.provenance.items() if rule not in own}
+    assert others == {}
+
+
+@pytest.mark.parametrize(
+    ("profile", "field", "rule", "layout"),
+    LAYOUT_RULES,
+    ids=[f"{rule.name}-{layout.name}" for _, _, rule, layout in LAYOUT_RULES],
+)
+def test_a_layouts_rule_reads_its_field_from_the_layouts_golden_page_alone(
+    profile: SiteProfile, field: str, rule: FieldRule, layout: Layout
+):
+    expected, html = _golden_page(layout)
+    alone = replace(profile, fields={name: (rule,) if name == field else () for name in FIELDS})
+    article = ArticleExtractor(alone, PageLimits(25_000, 128)).extract(
+        RawPage(expected["url"], html, profile.name)
+    )
+    assert article.provenance.get(field) == rule.name
 
 
 CLASS_MARKUP = """<html><body>
