@@ -48,7 +48,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from twisted.internet.task import LoopingCall
 
-from crawler.middlewares import ARTICLE_META, CONTINUATION_META
+from crawler.requestmeta import ARTICLE_IDENTITY, CONTINUATION_OF
 
 if TYPE_CHECKING:  # the distributed extra: imported once REDIS_URL is set
     from crawler.redislink import RedisLink
@@ -163,7 +163,7 @@ class FrontierRecovery(BaseSpiderMiddleware):
     reach the scheduler. A list page counts as finished once its output is exhausted and
     recorded with it in one transaction: a worker dying half-way through a page leaves the
     page unfinished, to be fetched again, rather than its unrecorded links lost.
-    Continuation pages (``CONTINUATION_META``) belong to their article and are not recorded.
+    Continuation pages (``CONTINUATION_OF``) belong to their article and are not recorded.
 
     Each worker records the requests it takes and keeps a heartbeat key alive; an idle
     worker puts back only the unfinished requests whose holder is gone (or that nobody has
@@ -357,9 +357,9 @@ PAGE_KEY = "page:"  # any other page, by request fingerprint: "page:<hex>"
 
 def request_key(crawler: Crawler, request: Request) -> str | None:
     """What a request is recorded under; None for an article's continuation pages."""
-    if request.meta.get(CONTINUATION_META):
+    if request.meta.get(CONTINUATION_OF):
         return None
-    article = request.meta.get(ARTICLE_META)
+    article = request.meta.get(ARTICLE_IDENTITY)
     if article:
         return ARTICLE_KEY + ":".join(article)
     assert crawler.request_fingerprinter is not None
@@ -373,7 +373,9 @@ def _essentials(request: Request) -> dict[str, Any]:
         "callback": getattr(request.callback, "__name__", None),
         "errback": getattr(request.errback, "__name__", None),
         "cb_kwargs": request.cb_kwargs,
-        "meta": {ARTICLE_META: request.meta[ARTICLE_META]} if ARTICLE_META in request.meta else {},
+        "meta": {ARTICLE_IDENTITY: request.meta[ARTICLE_IDENTITY]}
+        if ARTICLE_IDENTITY in request.meta
+        else {},
         "priority": request.priority,
     }
 

@@ -13,9 +13,7 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.catalog import Catalog
 from crawler.dates import BEIJING
-
-ARTICLE_META = "archived_check"  # request.meta key: (site, article_id) of an article request
-CONTINUATION_META = "continues"  # request.meta key: the article URL a continuation page continues
+from crawler.requestmeta import ARTICLE_IDENTITY
 
 
 class SkipArchivedMiddleware(BaseSpiderMiddleware):
@@ -23,7 +21,7 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
 
     Scheduled crawls then fetch list pages and new articles only. Articles published
     within ``INCREMENTAL_REVISIT_DAYS`` are fetched again so corrections are caught.
-    Only requests that a discovery spider marks (``meta["archived_check"]``) are
+    Only requests that a discovery spider marks (``meta[ARTICLE_IDENTITY]``) are
     considered: a one-off ``scrapy scrape`` always fetches what it is given.
 
     Further links to an article this run has fetched (a later list page, another URL of
@@ -49,7 +47,7 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
         return cls(crawler, Path(settings["ARCHIVE_DIR"]), window)
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
-        key = request.meta.get(ARTICLE_META)
+        key = request.meta.get(ARTICLE_IDENTITY)
         if not key:
             return request
         key = tuple(key)

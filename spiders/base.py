@@ -24,8 +24,8 @@ from twisted.python.failure import Failure
 
 from crawler.encoding import page_text
 from crawler.items import HttpExchange, PageSnapshot, RawPage
-from crawler.middlewares import CONTINUATION_META
 from crawler.profiles import GENERIC, SiteProfile, SiteProfiles
+from crawler.requestmeta import CONTINUATION_OF
 
 
 class ArticleSpider(Spider):
@@ -134,7 +134,7 @@ class ArticleSpider(Spider):
             callback=self.parse_continuation,
             errback=self.continuation_failed,
             cb_kwargs={"page": page, "remaining": remaining[1:]},
-            meta={CONTINUATION_META: page.url},
+            meta={CONTINUATION_OF: page.url},
             dont_filter=True,  # a continuation page belongs to this article alone
             priority=2,
         )

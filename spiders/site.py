@@ -14,8 +14,8 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler import statskeys as keys
-from crawler.middlewares import ARTICLE_META
 from crawler.profiles import SiteProfile
+from crawler.requestmeta import ARTICLE_IDENTITY
 from crawler.urls import canonical_url
 from spiders.base import ArticleSpider, fetch_failure_reason, uncached_selector
 
@@ -134,7 +134,7 @@ class SiteSpider(ArticleSpider):
         return self.article_request(
             url,
             self.profile,
-            meta={ARTICLE_META: (self.site, article_id)},
+            meta={ARTICLE_IDENTITY: (self.site, article_id)},
             dont_filter=self.distributed,
         )
 
