@@ -5,7 +5,7 @@ With ``REDIS_URL`` set (``-s REDIS_URL=redis://127.0.0.1:6379/0``), the
 scrapy-redis's, keyed by ``DISTRIBUTED_RUN`` (default: the spider's name), so any
 number of worker processes, on any number of machines, take requests from one queue
 and share one seen-list. Articles are deduplicated across workers through a Redis set
-(see :class:`pipelines.deduplicate.DeduplicatePipeline`).
+(see :class:`SharedArticleSet`).
 
 How the archive stays safe with several writers (docs/distributed.md): every article
 is its own file written atomically, so two workers never write one file at once in a
@@ -48,6 +48,8 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from twisted.internet.task import LoopingCall
 
+from crawler.drops import DuplicateArticle
+from crawler.items import Article
 from crawler.requestmeta import ARTICLE_IDENTITY, CONTINUATION_OF
 
 if TYPE_CHECKING:  # the distributed extra: imported once REDIS_URL is set
@@ -82,8 +84,19 @@ class DistributedAddon:
         settings.set("REDIS_PARAMS", redis_params(settings), priority=priority)
         # Next to the engine: it sees the requests that reach the scheduler, and only those.
         settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", FrontierRecovery, 40)
+        # Before the recovery records them: article requests skip the shared seen-list.
+        settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", ArticlesByArchive, 45)
+        # Right after the run's own deduplication (400): what the other workers archived.
+        settings.set_in_component_priority_dict("ITEM_PIPELINES", SharedArticleSet, 410)
         # scrapy-redis 0.9 still passes spider= to the stats collector; not ours to fix.
         warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")
+
+
+def redis_link(crawler: Crawler) -> RedisLink:
+    """The guarded Redis connection of one component of the run (``REDIS_URL``)."""
+    from crawler.redislink import RedisLink  # the distributed extra
+
+    return RedisLink(crawler, crawler.settings["REDIS_URL"])
 
 
 def run_name(crawler: Crawler) -> str:
@@ -94,6 +107,54 @@ def run_name(crawler: Crawler) -> str:
 def article_set_key(run: str) -> str:
     """The Redis set of ``<site>:<article id>`` archived by the workers of a run."""
     return f"{run}:archived"
+
+
+class ArticlesByArchive(BaseSpiderMiddleware):
+    """Article requests bypass the shared seen-list (``dont_filter``): a shared frontier
+    filters articles by the archive instead (the skip middleware and
+    :class:`SharedArticleSet`), so that what a dead worker had in flight is fetched by the
+    next run rather than remembered as seen."""
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request:
+        if ARTICLE_IDENTITY in request.meta and not request.dont_filter:
+            return request.replace(dont_filter=True)
+        return request
+
+
+class SharedArticleSet:
+    """The workers of a run share a Redis set (``<run>:archived``) of the articles
+    *written*: an article is added once its file is archived, not when a worker starts on
+    it, so a worker that dies half-way never makes the others skip its article. Two workers
+    racing on one article both write the same bytes to the same file, which the atomic
+    rename makes harmless. Once Redis is given up on (the run is stopping,
+    :mod:`crawler.redislink`), articles still in the pipelines are archived on this
+    worker's own count."""
+
+    def __init__(self, link: RedisLink, run: str):
+        self.link = link
+        self.redis: Any = link.client()
+        self.key = article_set_key(run)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedArticleSet:
+        stage = cls(redis_link(crawler), run_name(crawler))
+        crawler.signals.connect(stage.item_scraped, signal=signals.item_scraped)
+        return stage
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article) and self.link.call(
+            lambda: bool(self.redis.sismember(self.key, _member(item))), False
+        ):
+            raise DuplicateArticle(f"article {item.article_id} already archived in this run")
+        return item
+
+    def item_scraped(self, item: Any) -> None:
+        if isinstance(item, Article):
+            self.link.call(lambda: self.redis.sadd(self.key, _member(item)), None)
+
+
+def _member(item: Article) -> str:
+    return f"{item.site}:{item.article_id}"
 
 
 class SharedScheduler(BaseScheduler):
@@ -113,9 +174,7 @@ class SharedScheduler(BaseScheduler):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        from crawler.redislink import RedisLink
-
-        scheduler = cls(crawler, RedisLink(crawler))
+        scheduler = cls(crawler, redis_link(crawler))
         crawler.signals.connect(scheduler.spider_opened, signal=signals.spider_opened)
         return scheduler
 
@@ -190,14 +249,11 @@ class FrontierRecovery(BaseSpiderMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        url = crawler.settings.get("REDIS_URL")
-        if not url:
+        if not crawler.settings.get("REDIS_URL"):
             raise NotConfigured("REDIS_URL is not set: one process, nothing to recover")
-        from crawler.redislink import RedisLink
-
         recovery = cls(
             crawler,
-            RedisLink(crawler),
+            redis_link(crawler),
             run_name(crawler),
             retries=crawler.settings.getint("DISTRIBUTED_RETRIES"),
             worker_timeout=crawler.settings.getfloat("DISTRIBUTED_WORKER_TIMEOUT"),

@@ -91,9 +91,9 @@ def redis_params(settings: BaseSettings) -> dict[str, Any]:
 class RedisLink:
     """One component's calls to the run's Redis, guarded: see the module's docstring."""
 
-    def __init__(self, crawler: Crawler):
+    def __init__(self, crawler: Crawler, url: str):
         self.crawler = crawler
-        self.url: str = crawler.settings["REDIS_URL"]
+        self.url = url
         self.params: dict[str, Any] = crawler.settings.getdict("REDIS_PARAMS")
         self.window: RetryWindow = self.params["retry"].is_retryable
 

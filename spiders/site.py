@@ -53,10 +53,6 @@ class SiteSpider(ArticleSpider):
         for url in self.start_url_override or self.profile.start_urls:
             yield self._route(url, depth=0) or self.list_request(url, 0)
 
-    @property
-    def distributed(self) -> bool:
-        return bool(self.settings.get("REDIS_URL"))
-
     def list_request(self, url: str, depth: int, **kwargs: Any) -> Request:
         return Request(
             url,
@@ -129,13 +125,8 @@ class SiteSpider(ArticleSpider):
         article_id = self.profile.article_id(url)
         if article_id is None:
             return None
-        # Shared frontiers filter articles by the archive, not the seen-list, so that what a
-        # dead worker had in flight is fetched by the next run (crawler/distributed.py).
         return self.article_request(
-            url,
-            self.profile,
-            meta={ARTICLE_IDENTITY: (self.site, article_id)},
-            dont_filter=self.distributed,
+            url, self.profile, meta={ARTICLE_IDENTITY: (self.site, article_id)}
         )
 
     def _json_list_links(self, response: TextResponse) -> Iterator[Request]:
