@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from itemadapter import ItemAdapter
+
 from crawler.drops import DuplicateArticle
 from crawler.items import Article
 
@@ -24,8 +26,9 @@ class DeduplicatePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        key = (item.site, item.article_id)
+        article = ItemAdapter(item)
+        key = (article["site"], article["article_id"])
         if key in self.seen:
-            raise DuplicateArticle(f"article {item.article_id} already archived in this run")
+            raise DuplicateArticle(f"article {key[1]} already archived in this run")
         self.seen.add(key)
         return item

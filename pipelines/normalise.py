@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
 from crawler.body import (
@@ -44,36 +45,36 @@ class NormalisePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        profile = self.profiles[item.site]
-        item.title = _cleaned(item.title, clean_title)
-        if item.published is not None:
-            item.published = item.published.astimezone(BEIJING)
-        item.source = _cleaned(item.source, clean_source)
-        item.author = _cleaned(item.author, clean_names)
-        item.editor = _cleaned(item.editor, clean_names)
-        drop_line, drop_trailing, ends_body = self._line_filters(item.site)
-        title = item.title
-        paragraphs = [
+        article = ItemAdapter(item)
+        for field, clean in _SHORT_FIELDS.items():
+            article[field] = _cleaned(article[field], clean)
+        if article["published"] is not None:
+            article["published"] = article["published"].astimezone(BEIJING)
+        article["paragraphs"] = self._body(article["site"], article["paragraphs"], article["title"])
+        profile = self.profiles[article["site"]]
+        category = self.categories.get(article["source"]) or Category(
+            profile.default_category, profile.default_tag
+        )
+        article["category"], article["tag"] = category.slug, category.tag
+        return item
+
+    def _body(self, site: str, paragraphs: list[str], title: str | None) -> list[str]:
+        """Clean paragraphs without the page's furniture."""
+        drop_line, drop_trailing, ends_body = self._line_filters(site)
+        kept = [
             cleaned
-            for paragraph in item.paragraphs
+            for paragraph in paragraphs
             if (cleaned := clean_paragraph(sanitize_paragraph(paragraph), drop_line)) is not None
             and paragraph_text(cleaned) != title  # the headline repeated inside the body block
         ]
-        paragraphs = without_leading_furniture(paragraphs, title)
+        kept = without_leading_furniture(kept, title)
         # 相关链接, 本期精彩回顾, 分页导航: what follows is not the article
-        end = next(
-            (i for i, p in enumerate(paragraphs) if i and ends_body(paragraph_text(p))), None
-        )
-        paragraphs = paragraphs[:end]
+        end = next((i for i, p in enumerate(kept) if i and ends_body(paragraph_text(p))), None)
+        kept = kept[:end]
         # Credits and sign-offs (策划：…, 新华社发) end a body; inside it the same words stay.
-        while paragraphs and drop_trailing(paragraph_text(paragraphs[-1])):
-            paragraphs.pop()
-        item.paragraphs = paragraphs
-        category = self.categories.get(item.source) or Category(
-            profile.default_category, profile.default_tag
-        )
-        item.category, item.tag = category.slug, category.tag
-        return item
+        while kept and drop_trailing(paragraph_text(kept[-1])):
+            kept.pop()
+        return kept
 
     def _line_filters(self, site: str) -> tuple[Callable[[str], bool], ...]:
         """(anywhere, at the end only, ending the body) paragraph filters of a site, built
@@ -86,6 +87,14 @@ class NormalisePipeline:
                 line_filter(profile.body_end_lines),
             )
         return self._filters[site]
+
+
+_SHORT_FIELDS: dict[str, Callable[[str], str]] = {
+    "title": clean_title,
+    "source": clean_source,
+    "author": clean_names,
+    "editor": clean_names,
+}
 
 
 def _cleaned(value: str | None, clean: Callable[[str], str]) -> str | None:

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
@@ -34,23 +35,27 @@ class ValidatePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        if not item.title:
+        article = ItemAdapter(item)
+        published = article["published"]
+        if not article["title"]:
             raise MissingTitle("no headline found")
-        if item.published is None:
+        if published is None:
             raise MissingDate("no publication date found")
-        if not EARLIEST <= item.published <= datetime.now(BEIJING) + self.max_future:
-            raise ImplausibleDate(f"publication date {item.published.isoformat()} is implausible")
-        if not item.paragraphs:
+        if not EARLIEST <= published <= datetime.now(BEIJING) + self.max_future:
+            raise ImplausibleDate(f"publication date {published.isoformat()} is implausible")
+        if not article["paragraphs"]:
             raise MissingBody("no body text found")
-        if not is_safe_article_id(item.article_id):
-            raise UnsafeArticleId(f"article ID {item.article_id[:100]!r} is not a safe file name")
-        if item.missing_pages:
+        if not is_safe_article_id(article["article_id"]):
+            raise UnsafeArticleId(
+                f"article ID {article['article_id'][:100]!r} is not a safe file name"
+            )
+        if missing := article["missing_pages"]:
             # Kept: a partial multi-page article beats none, but the operator must know.
             self.stats.inc_value("article/missing_pages")
             logger.warning(
                 "Archiving %s without %d continuation page(s) that failed: %s",
-                item.url,
-                len(item.missing_pages),
-                ", ".join(item.missing_pages),
+                article["url"],
+                len(missing),
+                ", ".join(missing),
             )
         return item
