@@ -62,14 +62,10 @@ ITEM_PIPELINES = {
 # Next to the spider (Scrapy's own run 700-900 on its output): links to archived articles,
 # nearly all of a scheduled run's, are dropped before Referer, UrlLength and Depth see them.
 SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 950}
-# Scrapy's own components, minus per-call overhead (crawler/lean.py).
 DOWNLOADER_MIDDLEWARES = {
     # First of all, before robots.txt is asked: no request to an internal address.
     "crawler.addressguard.AddressGuardMiddleware": 50,
-    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
-    "crawler.lean.HostProxyMiddleware": 750,
 }
-STATS_CLASS = "crawler.lean.LeanStatsCollector"
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.progress.CrawlProgress": 0,  # a live line on a terminal, else the periodic one
