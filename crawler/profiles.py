@@ -5,6 +5,11 @@ which pages list articles, how multi-page articles continue, and, per field, the
 ordered selectors to try. Every profile's field rules are followed by those of the
 ``generic`` profile (meta tags, OpenGraph, JSON-LD), which also serves URLs that no
 site profile claims.
+
+Each file is checked against ``crawler/sites/profile.schema.json``, which declares and
+documents every key; a profile that does not conform is a :class:`ProfileError`. A profile
+also names its layout eras (``layouts:``), each with its dates and golden page, and its rules
+say which layouts they read: tests hold the two together, extraction does not use them.
 """
 
 from __future__ import annotations
