@@ -79,6 +79,24 @@ def date_strings(text: str, *, timed: bool) -> Iterator[str]:
             yield match.group(0)
 
 
+def without_dates(text: str) -> str:
+    """``text`` with every date (and its time) it shows taken out."""
+    return _DATE_TIME.sub(" ", text)
+
+
+_FRONT_MATTER_FORM = "%Y-%m-%d %H:%M:%S %z"
+
+
 def format_published(value: datetime) -> str:
     """Front-matter form: ``YYYY-MM-DD HH:MM:SS +0800``."""
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S %z")
+    return value.astimezone(BEIJING).strftime(_FRONT_MATTER_FORM)
+
+
+def parse_front_matter_date(value: object) -> datetime:
+    """A post's ``date`` as :func:`format_published` writes it (or as YAML read it: a
+    datetime); raises ValueError for anything else."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"date without a zone: {value}")
+        return value.astimezone(BEIJING)
+    return datetime.strptime(str(value), _FRONT_MATTER_FORM).astimezone(BEIJING)

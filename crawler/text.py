@@ -6,15 +6,14 @@ import json
 import re
 from collections.abc import Iterable
 
+from crawler.dates import without_dates
+
 _SPACE = re.compile(r"\s+")
 _LINE_BREAK = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 _SOURCE_LABEL = re.compile(r"(?:文章)?(?:来源|來源|稿源|source)\s*[:：]?\s*", re.I)
 _SOURCE_END = re.compile(
     r"\s*(?:[|｜丨]|作者|编辑|责任编辑|责编|记者|时间|发布时间|浏览|点击|阅读|字号|分享)"
-)
-_DATE_IN_SOURCE = re.compile(
-    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
 )
 _NAME_SPLIT = re.compile(r"[\s、，,；;/]+")
 _EDITOR = re.compile(r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\]】）)\n]+)")
@@ -49,7 +48,7 @@ def clean_source(text: str) -> str:
     label = _SOURCE_LABEL.search(text)
     if label:
         text = text[label.end() :]
-    text = _DATE_IN_SOURCE.sub(" ", text).strip()
+    text = without_dates(text).strip()
     end = _SOURCE_END.search(text)
     if end:
         text = text[: end.start()]

@@ -1,8 +1,15 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
-from crawler.dates import BEIJING, date_strings, format_published, parse_published
+from crawler.dates import (
+    BEIJING,
+    date_strings,
+    format_published,
+    parse_front_matter_date,
+    parse_published,
+    without_dates,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +94,34 @@ def test_parse_published_accepts_real_offsets(text, expected):
 )
 def test_date_strings_keep_time_and_zone_with_their_date(text, timed, expected):
     assert list(date_strings(text, timed=timed)) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2022, 5, 10, 16, 57, 30, tzinfo=BEIJING),
+        datetime(2019, 12, 31, 20, 0, 0, tzinfo=UTC),  # another zone: read back in Beijing time
+    ],
+)
+def test_front_matter_date_round_trips(value):
+    written = format_published(value)
+    assert parse_front_matter_date(written) == value
+    assert parse_front_matter_date(value) == value  # as YAML hands it over: a datetime
+    assert format_published(parse_front_matter_date(written)) == written
+
+
+@pytest.mark.parametrize("value", ["2022-05-10", "2022-05-10 16:57:30", datetime(2022, 5, 10)])
+def test_front_matter_date_needs_time_and_zone(value):
+    with pytest.raises(ValueError):
+        parse_front_matter_date(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-15 08:58 来源：新华网", "来源：新华网"),
+        ("来源：人民日报 2024年05月15日", "来源：人民日报"),
+    ],
+)
+def test_without_dates(text, expected):
+    assert without_dates(text).strip() == expected
