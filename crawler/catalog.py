@@ -25,8 +25,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from crawler.atomic import inside, replaced_atomically, write_atomically
+from crawler.catalogsearch import (
+    ArticleFilter,
+    clear_text,
+    create_text_index,
+    searchable_text,
+    store_text,
+)
 from crawler.dates import BEIJING
-from crawler.exporter import read_front_matter, yaml_scalar
+from crawler.exporter import read_front_matter, read_post, yaml_scalar
 from crawler.lock import acquire
 from crawler.paths import article_id_from_url, article_path
 from crawler.profiles import SiteProfiles
@@ -67,6 +74,10 @@ CREATE TABLE IF NOT EXISTS revisions (
 CREATE INDEX IF NOT EXISTS revisions_by_article ON revisions (site, article_id);
 CREATE INDEX IF NOT EXISTS articles_by_path ON articles (path);
 CREATE INDEX IF NOT EXISTS articles_by_published ON articles (published, site, article_id);
+-- scrapy catalog's filters (crawler/catalogsearch.py): a site's day in a large catalog
+CREATE INDEX IF NOT EXISTS articles_by_site ON articles (site, published);
+CREATE INDEX IF NOT EXISTS articles_by_source ON articles (source, published);
+CREATE INDEX IF NOT EXISTS articles_by_category ON articles (category, published);
 """
 
 
@@ -128,6 +139,8 @@ class Catalog:
         for column, declaration in _ADDED_COLUMNS.items():
             if column not in columns:  # catalogs written before the column existed
                 self.connection.execute(f"ALTER TABLE articles ADD COLUMN {column} {declaration}")
+        # Articles' text for full-text search (crawler/catalogsearch.py); False: not indexed
+        self.text_indexed = create_text_index(self.connection)
 
     def close(self) -> None:
         self.connection.close()
@@ -176,16 +189,19 @@ class Catalog:
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
-    def record(self, entry: CatalogEntry, now: datetime) -> str:
+    def record(self, entry: CatalogEntry, now: datetime, text: str | None = None) -> str:
         """Store an archived article; returns ``new``, ``updated`` or ``unchanged``.
 
         A changed content hash adds a revision; the first archive time is kept. An entry
         without a capture keeps the one recorded; a new capture of an unchanged post is
-        recorded without making the post ``updated``.
+        recorded without making the post ``updated``. ``text`` is what search reads of the
+        post (:func:`crawler.catalogsearch.searchable_text`); None keeps the one recorded.
         """
         stamp = now.isoformat(timespec="seconds")
         with self.connection:  # one transaction
             self.connection.execute("BEGIN IMMEDIATE")
+            if text is not None:
+                store_text(self.connection, entry.site, entry.article_id, text, self.text_indexed)
             old = self.get(entry.site, entry.article_id)
             if old is not None and not entry.warc_file:
                 entry.warc_file, entry.warc_offset = old.warc_file, old.warc_offset
@@ -233,20 +249,41 @@ class Catalog:
     def count(self) -> int:
         return int(self.connection.execute("SELECT count(*) FROM articles").fetchone()[0])
 
-    def export_jsonl(self, out: IO[str]) -> int:
-        """Write one JSON object per article (with its revision history); returns the count.
-        Streams: memory stays flat however large the archive."""
+    def find(self, wanted: ArticleFilter) -> Iterator[CatalogEntry]:
+        """The articles ``wanted`` describes, in the catalog's order."""
+        where, params = wanted.sql(self.connection, self.text_indexed)
+        query = f"SELECT * FROM articles a WHERE {where} ORDER BY {_ENTRY_ORDER}"
+        for row in self.connection.execute(query, params):
+            yield CatalogEntry(**dict(row))
+
+    def text(self, site: str, article_id: str) -> str | None:
+        """What search reads of an article, or None when it is not recorded."""
+        row = self.connection.execute(
+            "SELECT text FROM article_text WHERE site = ? AND article_id = ?", (site, article_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def count_without_text(self) -> int:
+        """Articles whose text search cannot read yet (cataloged by an earlier version)."""
+        texts = self.connection.execute("SELECT count(*) FROM article_text").fetchone()[0]
+        return self.count() - int(texts)
+
+    def export_jsonl(self, out: IO[str], wanted: ArticleFilter | None = None) -> int:
+        """Write one JSON object per article (with its revision history), of the articles
+        ``wanted`` describes (all by default); returns the count. Streams: memory stays flat
+        however large the archive."""
         count = 0
-        for _published, line in self._export_lines("", _AFTER_ALL):
+        where = (wanted or ArticleFilter()).sql(self.connection, self.text_indexed)
+        for _published, line in self._export_lines(*where):
             out.write(line)
             count += 1
         return count
 
-    def export_jsonl_file(self, path: Path) -> int:
+    def export_jsonl_file(self, path: Path, wanted: ArticleFilter | None = None) -> int:
         """:meth:`export_jsonl` into ``path``, replaced atomically; returns the count."""
         with replaced_atomically(path) as file:
             text = io.TextIOWrapper(file, encoding="utf-8", newline="\n")
-            count = self.export_jsonl(text)
+            count = self.export_jsonl(text, wanted)
             text.flush()
             text.detach()  # the file is the context manager's to close
         return count
@@ -273,7 +310,7 @@ class Catalog:
     def _export_range(self, folder: Path, since: str, until: str) -> set[Path]:
         """Write the day files of the articles published in [since, until); returns them."""
         written = set()
-        lines = self._export_lines(since, until)
+        lines = self._export_lines("a.published >= ? AND a.published < ?", [since, until])
         for day, group in itertools.groupby(lines, key=lambda pair: pair[0][:10]):
             path = _day_file(folder, day)
             with replaced_atomically(path) as file:
@@ -281,20 +318,20 @@ class Catalog:
             written.add(path)
         return written
 
-    def _export_lines(self, since: str, until: str) -> Iterator[tuple[str, str]]:
-        """``(published, JSON line)`` of the articles published in [since, until), in the
-        catalog's order. Articles and their revisions are read side by side, in one order."""
-        where = "WHERE a.published >= ? AND a.published < ?"
+    def _export_lines(self, where: str, params: list[Any]) -> Iterator[tuple[str, str]]:
+        """``(published, JSON line)`` of the articles ``a`` for which ``where`` holds (its
+        first terms bound their publication time), in the catalog's order. Articles and
+        their revisions are read side by side, in one order."""
         # CROSS JOIN: articles in their index's order on the outside, no sort of the whole.
         revisions = self.connection.execute(
             "SELECT r.site, r.article_id, r.content_hash, r.archived_at FROM articles a "
-            f"CROSS JOIN revisions r USING (site, article_id) {where} "
+            f"CROSS JOIN revisions r USING (site, article_id) WHERE {where} "
             f"ORDER BY {_ENTRY_ORDER}, r.rowid",
-            (since, until),
+            params,
         )
         revision = revisions.fetchone()
         rows = self.connection.execute(
-            f"SELECT * FROM articles a {where} ORDER BY {_ENTRY_ORDER}", (since, until)
+            f"SELECT * FROM articles a WHERE {where} ORDER BY {_ENTRY_ORDER}", params
         )
         for row in rows:
             history = []
@@ -312,6 +349,7 @@ class Catalog:
         with self.connection:
             self.connection.execute("DELETE FROM articles")
             self.connection.execute("DELETE FROM revisions")
+            clear_text(self.connection, self.text_indexed)
 
 
 def open_catalog(archive_dir: Path, profiles: SiteProfiles, lock_wait: float) -> Catalog:
@@ -388,7 +426,8 @@ def set_aside_if_damaged(archive_dir: Path) -> Path | None:
 
 
 def rebuild(catalog: Catalog, profiles: SiteProfiles, now: datetime) -> tuple[int, list[str]]:
-    """Recreate the catalog from the archive's Markdown files alone.
+    """Recreate the catalog, and the text that search reads, from the archive's Markdown
+    files alone.
 
     Returns the number of articles indexed and the posts that could not be read (with
     the reason). Revision history starts again from the files as they are; the captures
@@ -407,7 +446,7 @@ def rebuild(catalog: Catalog, profiles: SiteProfiles, now: datetime) -> tuple[in
     for path in _posts(catalog.archive_dir):
         data = path.read_bytes()
         try:
-            meta = read_front_matter(data)
+            meta, body = read_post(data)
             published = _post_date(meta)
             entry = CatalogEntry(
                 site=profiles.for_url(str(meta["source_url"])).name,
@@ -430,7 +469,7 @@ def rebuild(catalog: Catalog, profiles: SiteProfiles, now: datetime) -> tuple[in
         ).fetchone()
         if recorded is not None:
             entry.warc_file, entry.warc_offset, entry.warc_digest = recorded
-        catalog.record(entry, now)
+        catalog.record(entry, now, searchable_text(entry.title, body))
         count += 1
     catalog.connection.execute("DROP TABLE temp.captures")
     return count, problems

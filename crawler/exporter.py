@@ -135,14 +135,19 @@ def read_front_matter(post: bytes) -> dict[str, Any]:
     return read_post(post)[0]
 
 
-def read_post(post: bytes) -> tuple[dict[str, Any], str]:
-    """The front matter and the body of an archived post (ValueError as for the front matter)."""
-    text = post.decode("utf-8")
+def split_post(text: str) -> tuple[str, str]:
+    """The front matter (its YAML text) and the body of a post (ValueError when it has none)."""
     if not text.startswith("---\n"):
         raise ValueError("no front matter")
     head, separator, body = text[4:].partition("\n---\n")
     if not separator:
         raise ValueError("unterminated front matter")
+    return head, body
+
+
+def read_post(post: bytes) -> tuple[dict[str, Any], str]:
+    """The front matter and the body of an archived post (ValueError as for the front matter)."""
+    head, body = split_post(post.decode("utf-8"))
     try:
         meta = yamlio.safe_load(head)
     except yaml.YAMLError as exc:

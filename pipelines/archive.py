@@ -32,9 +32,10 @@ from crawler.catalog import (
     content_hash,
     open_catalog,
 )
+from crawler.catalogsearch import searchable_text
 from crawler.dates import BEIJING
 from crawler.drops import ArchiveWriteError, IdentityConflict
-from crawler.exporter import MarkdownPostExporter, read_front_matter
+from crawler.exporter import MarkdownPostExporter, read_front_matter, split_post
 from crawler.items import Article
 from crawler.jekyll import SiteScaffold
 from crawler.lock import ArchiveBusy
@@ -73,7 +74,8 @@ class ArchivePipeline:
     With ``ARCHIVE_JEKYLL_SITE`` the folder also gets the Jekyll site files its posts
     link to (config, layouts, home page, one page per category), created when missing.
     With ``ARCHIVE_CATALOG`` every written article is recorded in the catalog
-    (``_catalog/catalog.sqlite``); at the end of a run its JSON Lines export is rewritten
+    (``_catalog/catalog.sqlite``), with its text for full-text search (crawler/catalogsearch.py);
+    at the end of a run its JSON Lines export is rewritten
     for the days the run archived into (``_catalog/articles/YYYY/MM/DD.jsonl``), not for
     the whole archive. Outcomes are counted as ``archive/new``,
     ``archive/updated``, ``archive/unchanged`` and ``archive/moved``. With
@@ -336,7 +338,8 @@ class ArchivePipeline:
         if article.capture is not None:
             entry.warc_file, entry.warc_offset = article.capture.file, article.capture.offset
             entry.warc_digest = article.capture.digest
-        self.catalog.record(entry, datetime.now(BEIJING))
+        text = searchable_text(article.title, split_post(data.decode("utf-8"))[1])
+        self.catalog.record(entry, datetime.now(BEIJING), text)
         self.days.add(entry.published[:10])
         if moved and previous is not None:
             self.days.add(previous.published[:10])

@@ -51,18 +51,19 @@ def screen(output: bytes) -> list[str]:
     return lines
 
 
-def run_on_terminal(*args: str, proxy, timeout: float = 120) -> tuple[int, str, list[str]]:
-    """``scrapy ARGS`` with stderr on a pseudo-terminal 200 columns wide: exit status, stdout
-    (a pipe) and the terminal's lines."""
+def run_on_terminal(
+    *args: str, proxy, timeout: float = 120, on_terminal: str = "stderr"
+) -> tuple[int, str, list[str]]:
+    """``scrapy ARGS`` with stderr (or stdout) on a pseudo-terminal 200 columns wide: exit
+    status, the other stream (a file) and the terminal's lines."""
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-    with tempfile.TemporaryFile() as stdout:
+    with tempfile.TemporaryFile() as other:
+        streams = {"stdout": other, "stderr": terminal}
+        if on_terminal == "stdout":
+            streams = {"stdout": terminal, "stderr": other}
         process = subprocess.Popen(
-            scrapy_command(*args),
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=terminal,
-            env=scrapy_env(proxy),
+            scrapy_command(*args), stdin=subprocess.DEVNULL, env=scrapy_env(proxy), **streams
         )
         os.close(terminal)
         output = bytearray()
@@ -80,8 +81,8 @@ def run_on_terminal(*args: str, proxy, timeout: float = 120) -> tuple[int, str, 
         finally:
             process.kill()
             os.close(controller)
-        stdout.seek(0)
-        return returncode, stdout.read().decode("utf-8"), screen(bytes(output))
+        other.seek(0)
+        return returncode, other.read().decode("utf-8"), screen(bytes(output))
 
 
 def assert_log_lines_whole(lines: list[str]) -> None:

@@ -1,0 +1,192 @@
+"""``scrapy catalog`` filters and ``scrapy search`` (issue 15): real subprocesses over archives
+written by the archive stage itself (a scrape through a proxy on 127.0.0.1, or its writer),
+JSON Lines in a pipe and a table on a terminal, and the search index of catalogs of earlier
+versions filled by ``scrapy reindex``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+
+import pytest
+from archive_checks import describe
+from conftest import run_scrapy, write_archive
+from faultserver import Body
+from test_hostile_input import scrape, xinhua_page, xinhua_url
+from test_progress import run_on_terminal
+from test_sitebuild import article as article_on
+
+from crawler import catalogsearch
+from crawler.catalog import CATALOG_DIR, DATABASE, Catalog
+from crawler.catalogsearch import ArticleFilter
+
+PAGES = {  # URL number → title, body
+    1: ("春耕备耕有序推进", "<p>今年各地墒情总体适宜，农机作业进度加快。</p>"),
+    2: ("新一代气象卫星投入业务运行", "<p>卫星可提供分钟级云图监测，为防灾减灾提供支撑。</p>"),
+    3: ("Xinhua English edition", "<p>Online 100% of the time, with snake_case names.</p>"),
+}
+
+
+@pytest.fixture(scope="module")
+def scraped(tmp_path_factory):
+    """An archive of the three pages, written by a real ``scrapy scrape``."""
+    root = tmp_path_factory.mktemp("search")
+    faults = {
+        xinhua_url(n): Body(xinhua_page(title, (body,)).encode())
+        for n, (title, body) in PAGES.items()
+    }
+    run = scrape(root, faults, list(faults))
+    assert run.result.returncode == 0, describe(run.result)
+    return run.archive
+
+
+def found(archive, *args: str) -> list[str]:
+    """The article URLs that ``scrapy ARGS`` lists in a pipe (JSON Lines), in its order."""
+    result = run_scrapy(*args, "-s", f"ARCHIVE_DIR={archive}")
+    assert result.returncode == 0 and result.stderr == "", describe(result)
+    return [json.loads(line)["url"] for line in result.stdout.splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["墒情"], [1]),  # a two-character word, in a body only
+        (["情"], [1]),  # one character
+        (["卫星"], [2]),  # in the title and the body
+        (["分钟级云图"], [2]),  # five characters: the trigrams' own search
+        (["墒情", "卫星"], []),  # every word must be there
+        (["进度", "适宜"], [1]),
+        (["xinhua ENGLISH"], [3]),  # ASCII letters whatever their case, a space inside
+        (["100%"], [3]),  # LIKE's wildcards are plain characters here
+        (["%"], [3]),
+        (["e_c"], [3]),
+        (["宇宙"], []),
+    ],
+)
+def test_search_finds_any_piece_of_a_title_or_body(words, expected, scraped):
+    assert found(scraped, "search", *words) == [xinhua_url(n) for n in expected]
+
+
+def test_search_takes_the_catalogs_filters(scraped):
+    assert found(scraped, "search", "进度", "--title", "春耕") == [xinhua_url(1)]
+    assert found(scraped, "search", "进度", "--title", "卫星") == []
+    assert found(scraped, "search", "星", "--until", "2026-05-31") == []
+
+
+def test_search_on_a_terminal_shows_a_table_with_the_text_around_the_word(scraped):
+    args = ("search", "墒情", "-s", f"ARCHIVE_DIR={scraped}")
+    status, stderr, lines = run_on_terminal(*args, proxy=None, on_terminal="stdout")
+    assert (status, stderr) == (0, "")
+    title, around, total = [line for line in lines if line]
+    assert title.startswith("2026-06-01 10:00  xinhua       春耕备耕有序推进 ")
+    assert title.endswith(".md") and "_posts/2026/06/01/" in title
+    # Twenty characters either side, the title and the source line included
+    assert around.strip() == "春耕备耕有序推进 今年各地墒情总体适宜，农机作业进度加快。 （文章来源…"
+    assert total == "1 article"
+
+
+def test_search_needs_a_word():
+    result = run_scrapy("search")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith("error: give at least one word to search for")
+
+
+SITES = [("xinhua", "新华社", "xinhuashe"), ("people", "人民网", "renminwang")]
+
+
+@pytest.fixture(scope="module")
+def cataloged(tmp_path_factory):
+    """Twelve articles over three days, two sites and two sources, by the archive's writer."""
+    archive = tmp_path_factory.mktemp("filters") / "archive"
+    days = [(2026, 3, 30), (2026, 3, 31), (2026, 4, 1)]
+    articles = []
+    for n in range(12):
+        site, source, category = SITES[n % 2]
+        articles.append(
+            dataclasses.replace(
+                article_on(n, days[n % 3], title=f"第{n}篇{'两会' if n % 4 == 0 else '报道'}"),
+                site=site,
+                source=source,
+                category=category,
+            )
+        )
+    write_archive(archive, articles, ARCHIVE_IMAGES=False)
+    return archive
+
+
+def numbers(archive, *filters: str) -> list[int]:
+    return [int(url.rsplit("c_", 1)[1][:4]) for url in found(archive, "catalog", *filters)]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ([], [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]),  # by publication time
+        (["--since", "2026-03-31"], [1, 4, 7, 10, 2, 5, 8, 11]),
+        (["--until", "2026-03-31"], [0, 3, 6, 9, 1, 4, 7, 10]),  # the whole day included
+        (["--since", "2026-03-31", "--until", "2026-03-31"], [1, 4, 7, 10]),
+        (["--site", "people"], [3, 9, 1, 7, 5, 11]),
+        (["--source", "新华社"], [0, 6, 4, 10, 2, 8]),
+        (["--category", "renminwang", "--since", "2026-04-01"], [5, 11]),
+        (["--title", "两会"], [0, 4, 8]),
+        (["--title", "两会", "--site", "people"], []),
+    ],
+)
+def test_catalog_filters(filters, expected, cataloged):
+    assert numbers(cataloged, *filters) == expected
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("--since", "2026-02-30", "--since: not a date (YYYY-MM-DD): '2026-02-30'"),
+        ("--site", "nosuch", "--site: no site profile named 'nosuch' (scrapy list)"),
+    ],
+)
+def test_a_bad_filter_is_a_usage_error(option, value, error, cataloged):
+    result = run_scrapy("catalog", option, value, "-s", f"ARCHIVE_DIR={cataloged}")
+    assert result.returncode == 2 and result.stderr.splitlines()[-1].endswith(f"error: {error}")
+
+
+def test_catalog_to_a_file_takes_the_filters(cataloged, tmp_path):
+    out = tmp_path / "people.jsonl"
+    result = run_scrapy(
+        "catalog", "--site", "people", "-o", str(out), "-s", f"ARCHIVE_DIR={cataloged}"
+    )
+    assert result.returncode == 0 and result.stderr == "6 articles written to " + str(out) + "\n"
+    assert [json.loads(line)["site"] for line in out.read_text().splitlines()] == ["people"] * 6
+
+
+def test_reindex_gives_a_catalog_of_an_earlier_version_its_search_index(tmp_path):
+    archive = tmp_path / "archive"
+    two = [dataclasses.replace(article_on(n, (2026, 5, 1)), paragraphs=[f"<p>{body}</p>"])
+           for n, body in enumerate(["经济运行总体平稳", "天气晴朗"])]  # fmt: skip
+    write_archive(archive, two, ARCHIVE_IMAGES=False)
+    with sqlite3.connect(archive / CATALOG_DIR / DATABASE) as old:  # as earlier versions left it
+        old.executescript(
+            "DROP TABLE article_terms; DROP TABLE article_search; DROP TABLE article_text;"
+        )
+
+    before = run_scrapy("search", "经济", "-s", f"ARCHIVE_DIR={archive}")
+    assert (before.returncode, before.stdout) == (0, "")
+    assert before.stderr == (
+        "2 articles of 2 have no text in the catalog yet (cataloged by an earlier version): "
+        "scrapy reindex adds it.\n"
+    )
+    reindexed = run_scrapy("reindex", "-s", f"ARCHIVE_DIR={archive}")
+    assert reindexed.returncode == 0, describe(reindexed)
+    assert found(archive, "search", "经济") == [two[0].url]
+
+
+def test_without_the_trigram_tokenizer_search_reads_every_text(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalogsearch, "trigram_search_available", lambda: False)
+    write_archive(
+        tmp_path, [dataclasses.replace(article_on(1, (2026, 5, 1)), paragraphs=["<p>经济</p>"])]
+    )
+    catalog = Catalog(tmp_path)
+    assert not catalog.text_indexed
+    assert [entry.article_id for entry in catalog.find(ArticleFilter(words=("经济",)))] == [
+        "c_0001"
+    ]
+    assert list(catalog.find(ArticleFilter(words=("天气",)))) == []
