@@ -70,7 +70,12 @@ def create_text_index(connection: sqlite3.Connection) -> bool:
     connection.executescript(_TEXT_TABLE)
     if not trigram_search_available():
         return False
+    existed = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'article_search'"
+    ).fetchone()
     connection.executescript(_SEARCH_INDEX)
+    if not existed:  # text kept by an SQLite without the tokenizer is indexed now
+        connection.execute("INSERT INTO article_search (article_search) VALUES ('rebuild')")
     return True
 
 

@@ -180,6 +180,7 @@ def test_reindex_gives_a_catalog_of_an_earlier_version_its_search_index(tmp_path
 
 
 def test_without_the_trigram_tokenizer_search_reads_every_text(tmp_path, monkeypatch):
+    """An SQLite before 3.34; then a newer one indexes the text it kept."""
     monkeypatch.setattr(catalogsearch, "trigram_search_available", lambda: False)
     write_archive(
         tmp_path, [dataclasses.replace(article_on(1, (2026, 5, 1)), paragraphs=["<p>经济</p>"])]
@@ -190,3 +191,10 @@ def test_without_the_trigram_tokenizer_search_reads_every_text(tmp_path, monkeyp
         "c_0001"
     ]
     assert list(catalog.find(ArticleFilter(words=("天气",)))) == []
+    catalog.close()
+    monkeypatch.undo()
+    indexed = Catalog(tmp_path)
+    assert indexed.text_indexed
+    assert [entry.article_id for entry in indexed.find(ArticleFilter(words=("经济",)))] == [
+        "c_0001"
+    ]

@@ -8,14 +8,13 @@ import shutil
 import sqlite3
 import sys
 import unicodedata
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.catalog import Catalog, CatalogEntry, open_catalog
+from crawler.catalog import Catalog, open_catalog
 from crawler.catalogsearch import ArticleFilter
 from crawler.commands import reader_may_stop_early, require_archive_dir
 from crawler.lock import ArchiveBusy
@@ -105,25 +104,25 @@ class Command(ScrapyCommand):
             return
         with reader_may_stop_early(self):
             if sys.stdout.isatty():
-                count = print_table(catalog, catalog.find(wanted), wanted.words)
+                count = print_table(catalog, wanted)
                 print(f"{count} article" + ("" if count == 1 else "s"))
             else:
                 catalog.export_jsonl(sys.stdout, wanted)
 
 
-def print_table(catalog: Catalog, entries: Iterable[CatalogEntry], words: tuple[str, ...]) -> int:
-    """One line per article (time, site, title, post), and with ``words`` the text around the
-    first one under it; returns the count. The title is cut to fit the terminal."""
+def print_table(catalog: Catalog, wanted: ArticleFilter) -> int:
+    """One line per article (time, site, title, post), and when words are searched the text
+    around the first one under it; returns the count. The title is cut to fit the terminal."""
     width = shutil.get_terminal_size().columns
     count = 0
-    for entry in entries:
+    for entry in catalog.find(wanted):
         fixed = f"{entry.published[:16].replace('T', ' ')}  {entry.site:<12} "
         title_width = max(width - len(fixed) - len(entry.path) - 2, _TITLE_MIN_WIDTH)
         print(f"{fixed}{_fit(entry.title, title_width)}  {entry.path}")
-        if words:
+        if wanted.words:
             text = catalog.text(entry.site, entry.article_id) or ""
             indent = " " * len(fixed)
-            print(indent + _fit(_around(text, words[0]), width - len(indent) - 1).rstrip())
+            print(indent + _fit(_around(text, wanted.words[0]), width - len(indent) - 1).rstrip())
         count += 1
     return count
 
