@@ -319,7 +319,7 @@ class SiteBuilder:
             yaml.dump(extra, Dumper=yamlio.SafeDumper, allow_unicode=True), encoding="utf-8"
         )
         config = self.archive_dir / CONFIG_FILE
-        if not config.is_file():
+        if config.is_symlink() or not config.is_file():  # links are not followed, as below
             return "part.yml"
         _link(config, work / "site.yml")
         return "site.yml,part.yml"
@@ -591,7 +591,15 @@ def _move_files(out: Path, site: Path, files: list[str]) -> None:
         if target.parent not in made:
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
-        (out / relative).replace(target)
+        try:
+            (out / relative).replace(target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # _site links to another disk: a copy beside the page, renamed over it
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            shutil.copy2(out / relative, temporary)
+            temporary.replace(target)
 
 
 def _url_file(url: str) -> str:

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.catalog import Catalog, rebuild, rename_to_current_names, set_aside_if_damaged
+from crawler.catalog import (
+    CATALOG_DIR,
+    JSONL_EXPORT_DIR,
+    Catalog,
+    rebuild,
+    rename_to_current_names,
+    set_aside_if_damaged,
+)
 from crawler.commands import require_archive_dir
 from crawler.dates import BEIJING
 from crawler.lock import ArchiveBusy, acquire
@@ -50,6 +57,8 @@ class Command(ScrapyCommand):
             catalog = Catalog(archive_dir)
             try:
                 count, problems = rebuild(catalog, profiles, datetime.now(BEIJING))
+                catalog.export_days(archive_dir / CATALOG_DIR / JSONL_EXPORT_DIR)  # all of it
+                catalog.mark_sound()
             finally:
                 catalog.close()
         for post in kept:
