@@ -182,7 +182,10 @@ def test_internal_image_urls_are_refused_and_public_ones_kept(tmp_path):
     assert stats["fetch/refused/private"] == 1
     refused = re.findall(r"WARNING: Refused to fetch (\S+): (.*)", result.stderr)
     assert len(refused) == 9  # one line each
-    assert (INTERNAL_IMAGES["name-of-loopback"], "localhost resolves to loopback address 127.0.0.1") in refused
+    assert (
+        INTERNAL_IMAGES["name-of-loopback"],
+        "localhost resolves to loopback address 127.0.0.1",
+    ) in refused
 
 
 def test_article_redirected_to_an_internal_address_is_not_fetched(tmp_path):

@@ -82,8 +82,14 @@ def test_walk_is_linear_in_nested_inline_elements():
 @pytest.mark.parametrize(
     ("html_text", "expected"),
     [
-        ("<b><b><p>段</p></b>尾</b>", ["<p>段</p>", "<p>尾</p>"]),  # bold around a block is not kept
-        ("<b><span><i>斜</i></span></b><p>段</p>", ["<p><strong><em>斜</em></strong></p>", "<p>段</p>"]),
+        (
+            "<b><b><p>段</p></b>尾</b>",
+            ["<p>段</p>", "<p>尾</p>"],
+        ),  # bold around a block is not kept
+        (
+            "<b><span><i>斜</i></span></b><p>段</p>",
+            ["<p><strong><em>斜</em></strong></p>", "<p>段</p>"],
+        ),
     ],
 )
 def test_bold_holding_a_block_is_a_wrapper_however_deep(html_text, expected):

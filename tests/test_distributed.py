@@ -333,9 +333,7 @@ def test_redis_lost_mid_run_stops_the_crawl_and_the_next_run_finishes(
     assert json.loads(summary.read_text())["status"] == "ok"
 
 
-def test_redis_back_within_the_retry_window_is_ridden_out(
-    tmp_path, replay, own_redis, reap
-):
+def test_redis_back_within_the_retry_window_is_ridden_out(tmp_path, replay, own_redis, reap):
     redis = own_redis(persistent=True)
     urls = generate(tmp_path / "site", 400)
     proxy = replay(tmp_path / "site")

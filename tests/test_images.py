@@ -84,7 +84,14 @@ def scrape_article(tmp_path: Path, images: dict[str, Body], *settings: str):
     archive = tmp_path / "archive"
     try:
         result = run_scrapy(
-            "scrape", article, "-s", f"ARCHIVE_DIR={archive}", "-L", "INFO", *LOCAL, *settings,
+            "scrape",
+            article,
+            "-s",
+            f"ARCHIVE_DIR={archive}",
+            "-L",
+            "INFO",
+            *LOCAL,
+            *settings,
             proxy=proxy,
         )
     finally:

@@ -79,7 +79,11 @@ def test_not_archived_lines_give_the_real_reason(tmp_path):
     ("error", "meta", "reason"),
     [
         (CannotResolveHostError("no results"), {}, "DNS lookup failed for www.news.cn"),
-        (DownloadConnectionRefusedError("111"), {"retry_times": 3}, "connection refused (tried 4 times)"),
+        (
+            DownloadConnectionRefusedError("111"),
+            {"retry_times": 3},
+            "connection refused (tried 4 times)",
+        ),
         (ResponseDataLossError(), {}, "the connection closed before the whole page arrived"),
         (ValueError(), {}, "ValueError"),  # nothing to say but its name
     ],

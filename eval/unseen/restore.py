@@ -76,8 +76,12 @@ def restore(entry: Entry, mirrors: Path, pages: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"),
-                        help="folder holding <owner>+<name>/ git mirrors (default: %(default)s)")
+    parser.add_argument(
+        "--mirrors",
+        type=Path,
+        default=Path("/work/.mirror"),
+        help="folder holding <owner>+<name>/ git mirrors (default: %(default)s)",
+    )
     parser.add_argument("--manifest", type=Path, default=HERE / "MANIFEST.tsv")
     parser.add_argument("--pages", type=Path, default=HERE / "pages")
     args = parser.parse_args()
