@@ -134,6 +134,11 @@ class Catalog:
         self.connection.row_factory = sqlite3.Row
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")
+        # The search index makes each article's transaction write some ten pages: fold the
+        # write-ahead log into the database every 1 MiB (SQLite's default: 4 MiB) and cut it
+        # back to that, so that a crawl's log does not take the disk it needs for posts.
+        self.connection.execute("PRAGMA wal_autocheckpoint=256")
+        self.connection.execute(f"PRAGMA journal_size_limit={1024 * 1024}")
         self.connection.executescript(_SCHEMA)
         columns = {row[1] for row in self.connection.execute("PRAGMA table_info(articles)")}
         for column, declaration in _ADDED_COLUMNS.items():

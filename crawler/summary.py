@@ -28,7 +28,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.extensions.logstats import LogStats
 from scrapy.settings import BaseSettings
-from scrapy.statscollectors import StatsCollector
+from scrapy.utils.asyncio import call_later
 
 from crawler import statskeys as keys
 from crawler.atomic import write_atomically
@@ -100,38 +100,45 @@ def format_summary(summary: dict[str, Any]) -> str:
 class RunSummary:
     """Logs the run summary and writes ``RUN_SUMMARY_FILE`` (see the module)."""
 
-    def __init__(self, stats: StatsCollector, summary_file: Path | None):
-        self.stats = stats
+    def __init__(self, crawler: Crawler, summary_file: Path | None):
+        assert crawler.stats is not None
+        self.crawler = crawler
+        self.stats = crawler.stats
         self.summary_file = summary_file
-        self.closed = False
+        self.state = "running"  # then "counted" (the spider closed), then "reported"
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunSummary:
-        assert crawler.stats is not None
         path = crawler.settings.get("RUN_SUMMARY_FILE")
-        extension = cls(crawler.stats, Path(path) if path else None)
+        extension = cls(crawler, Path(path) if path else None)
         # spider_closed: after Scrapy's CoreStats (a base extension), so finish_reason and
         # the elapsed time are in the stats, and before the monitors (a later EXTENSIONS
         # order), which log their failures as errors. engine_stopped: after the spider's
         # closing, the monitors' report and the stats dump are all logged.
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(extension.report, signal=signals.engine_stopped)
         return extension
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Record the run's counts and verdict as they are now (see the module)."""
-        self.closed = True
+        self.state = "counted"
         if self.stats.get_value(keys.FINISH_REASON) is None:
             self.stats.set_value(keys.FINISH_REASON, reason)
         counts = keys.run_counts(self.stats.get_stats())
         self.stats.set_value(keys.RUN_ARTICLES, counts.articles)
         self.stats.set_value(keys.RUN_ERRORS, counts.errors)
         self.stats.set_value(keys.RUN_STATUS, run_summary(self.stats.get_stats())["status"])
+        engine = self.crawler.engine
+        if self.crawler.crawling and engine is not None and not engine.running:
+            # Closed while it opened (Redis unreachable, an unwritable archive): the engine
+            # never ran and will send no engine_stopped. Report once the closing is done.
+            call_later(0, self.report)
 
-    def engine_stopped(self) -> None:
-        """Log the summary, with the monitors' verdict, and write its file."""
-        if not self.closed:  # the spider never opened
+    def report(self) -> None:
+        """Log the summary, with the monitors' verdict, and write its file (once)."""
+        if self.state != "counted":  # the spider never opened, or reported already
             return
+        self.state = "reported"
         summary = run_summary(self.stats.get_stats())
         self.stats.set_value(keys.RUN_STATUS, summary["status"])
         level = logging.ERROR if summary["status"] == "failed" else logging.INFO
