@@ -27,10 +27,11 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 from tqdm import tqdm
 
+from crawler import statskeys as keys
 from crawler.summary import ArchiveProgress, run_summary
 
 # Stats of an article that ended without an item: not fetched, or no HTML (spiders/base.py).
-_LOST_ARTICLE_STATS = ("fetch/article_failed/", "fetch/not_text")
+_LOST_ARTICLE_STATS = (keys.ARTICLE_NOT_FETCHED, keys.NOT_HTML)
 
 
 def shows_live_line(settings: BaseSettings) -> bool:
@@ -112,7 +113,7 @@ def progress_text(summary: dict[str, Any], queued: int | None, elapsed: float) -
 def articles_done(stats: dict[str, Any]) -> int:
     """Articles that reached an end: archived (or printed), dropped, or lost on the way."""
     lost = sum(value for key, value in stats.items() if key.startswith(_LOST_ARTICLE_STATS))
-    return int(stats.get("item_scraped_count", 0) + stats.get("item_dropped_count", 0) + lost)
+    return int(stats.get(keys.ITEMS_SCRAPED, 0) + stats.get(keys.ITEMS_DROPPED, 0) + lost)
 
 
 class LiveLine:

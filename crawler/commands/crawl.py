@@ -7,6 +7,7 @@ import argparse
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler import statskeys as keys
 from crawler.commands import require_archive_dir, require_http_urls
 from crawler.summary import write_failed_start
 
@@ -33,9 +34,9 @@ class Command(ScrapyCrawlCommand):
         # Scrapy's sanctioned read of a crawler that may never have started: None then.
         stats = crawler._stats.get_stats() if crawler._stats is not None else {}
         if self.crawler_process.bootstrap_failed:
-            if "run/status" not in stats:  # it never reached its end-of-run summary
+            if keys.RUN_STATUS not in stats:  # it never reached its end-of-run summary
                 write_failed_start(crawler.settings, "startup_failed")
             self.exitcode = 1
             return
-        if stats.get("run/status") == "failed" or stats.get("monitors/failed"):
+        if stats.get(keys.RUN_STATUS) == "failed" or stats.get(keys.MONITORS_FAILED):
             self.exitcode = 1

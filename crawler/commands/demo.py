@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
 
+from crawler import statskeys as keys
 from crawler.commands import prefer_settings, require_archive_dir
 from crawler.replay import ReplayProxy
 from crawler.summary import format_summary, run_summary
@@ -75,7 +76,8 @@ class Command(ScrapyCommand):
         for path in written:
             print(f"  {path}")
         print(PLANTED_DROPS)
-        if self.crawler_process.bootstrap_failed or crawler.stats.get_value("run/status") != "ok":
+        failed = crawler.stats.get_value(keys.RUN_STATUS) != "ok"
+        if self.crawler_process.bootstrap_failed or failed:
             self.exitcode = 1
             return
         print(f"Next: cd {archive_dir} && jekyll serve   (then open http://127.0.0.1:4000/)")
