@@ -131,6 +131,9 @@ _EMPTY_INLINE = re.compile(r"<(strong|em)>(?:\s|<br>)*</\1>")
 _SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
 _TAG = re.compile(r"<[^>]+>")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
+_META_LABEL = re.compile(
+    r"(?:来源|作者|编辑|责编|记者|发布时间|浏览|阅读)\s*[:：|]|\d+\s*(?:天|小时|分钟)前"
+)
 
 
 def paragraphs_from_element(element: HtmlElement, base_url: str) -> list[str]:
@@ -286,22 +289,33 @@ def clean_paragraph(paragraph: str, drop_line: Callable[[str], bool]) -> str | N
 
 
 def without_leading_furniture(paragraphs: list[str], title: str | None) -> list[str]:
-    """The paragraphs from the first one that is text, not furniture: before it, a body block
-    often repeats the headline (whole or a line of it) and may open with a book's table of
-    contents (目录 and its chapter lines). Lines of prose are never dropped."""
-    start = 0
-    in_contents = False
-    for paragraph in paragraphs:
+    """The paragraphs without the furniture a body block opens with, before its first line
+    of prose: the headline repeated (whole or a line of it), a book's table of contents
+    (目录 and its chapter lines), a meta line (来源, 作者, 编辑 …) and the captions of the
+    pictures there. Pictures and lines of prose are never dropped, nor anything of a body
+    that has no prose at all (a gallery: its captions are its text)."""
+    kept: list[str] = []
+    in_contents = after_picture = False
+    title_plain = _SPACE_RUN.sub("", title or "").replace("\u3000", "")
+    for index, paragraph in enumerate(paragraphs):
         text = paragraph_text(paragraph)
         plain = _SPACE_RUN.sub("", text).replace("\u3000", "")
-        if not text or _is_prose(text):
-            break
-        if plain == "目录":
-            in_contents = True
-        elif not (in_contents or (title and len(plain) >= 4 and plain in title.replace(" ", ""))):
-            break
-        start += 1
-    return paragraphs[start:]
+        if _is_prose(text):
+            return kept + paragraphs[index:]
+        if not plain:  # a picture
+            kept.append(paragraph)
+            after_picture = "<img " in paragraph
+            continue
+        in_contents = in_contents or plain == "目录"
+        furniture = (
+            in_contents
+            or after_picture
+            or (len(plain) >= 4 and plain in title_plain)
+            or _META_LABEL.search(text) is not None
+        )
+        if not furniture:
+            return kept + paragraphs[index:]
+    return paragraphs
 
 
 def _is_prose(text: str) -> bool:

@@ -5,7 +5,13 @@ import pytest
 from lxml import etree, html
 from parsel import Selector
 
-from crawler.body import clean_paragraph, line_filter, paragraphs_from_element, paragraphs_from_text
+from crawler.body import (
+    clean_paragraph,
+    line_filter,
+    paragraphs_from_element,
+    paragraphs_from_text,
+    without_leading_furniture,
+)
 
 BASE = "http://www.news.cn/politics/20240509/3dd6e33cc6d749fbaae01fea337ff400/c.html"
 EDITOR_LINES = line_filter([re.compile(r"^[【\[]\s*责任编辑"), re.compile(r"^【纠错】")])
@@ -101,3 +107,34 @@ def test_long_runs_of_spaces_are_tidied_in_linear_time():
     tidied = clean_paragraph("<p>开头" + "\u3000" * 40_000 + "结尾\u3000\u3000</p>", EDITOR_LINES)
     assert time.monotonic() - started < 2  # from every start inside the run it took 40 s
     assert tidied.endswith("结尾</p>")
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "expected"),
+    [
+        # the headline over two lines, then a meta line, then the text
+        (
+            ["<p>大会召开</p>", "<p>部署任务</p>", "<p>来源：某报 1天前</p>", "<p>正文。</p>"],
+            ["<p>正文。</p>"],
+        ),
+        # a picture at the top keeps its place; its caption goes
+        (
+            ['<p><img src="http://x.cn/a.jpg"></p>', "<p>夏日的湖</p>", "<p>正文。</p>"],
+            ['<p><img src="http://x.cn/a.jpg"></p>', "<p>正文。</p>"],
+        ),
+        # a table of contents before the text
+        (
+            ["<p>目 录</p>", "<p>第一章 河流</p>", "<p>第二章 渡口</p>", "<p>正文。</p>"],
+            ["<p>正文。</p>"],
+        ),
+        # a gallery without prose keeps everything: its captions are its text
+        (
+            ['<p><img src="http://x.cn/a.jpg"></p>', "<p>夏日的湖</p>"],
+            ['<p><img src="http://x.cn/a.jpg"></p>', "<p>夏日的湖</p>"],
+        ),
+        # a short first line that is not furniture stays
+        (["<p>小标题</p>", "<p>正文。</p>"], ["<p>小标题</p>", "<p>正文。</p>"]),
+    ],
+)
+def test_without_leading_furniture(paragraphs, expected):
+    assert without_leading_furniture(paragraphs, "大会召开 部署任务") == expected
