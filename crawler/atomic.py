@@ -113,15 +113,15 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     started = time.time_ns()
     removed: list[Path] = []
     running = False
-    for directory, entries in _changed_folders(folder, since):
-        for entry in entries:
-            pid = _writer_pid(entry.name)
+    for directory, names in _changed_folders(folder, since):
+        for name in names:
+            pid = _writer_pid(name)
             if pid is None:
                 continue
             if _running(pid):
                 running = True
                 continue
-            path = directory / entry.name
+            path = directory / name
             path.unlink(missing_ok=True)
             removed.append(path)
     if not running:
@@ -162,24 +162,27 @@ def _writer_pid(name: str) -> int | None:
     return None
 
 
-def _changed_folders(root: Path, since: int) -> Iterator[tuple[Path, list[os.DirEntry[str]]]]:
+def _changed_folders(root: Path, since: int) -> Iterator[tuple[Path, list[str]]]:
     """Each folder under ``root`` (itself included) modified at or after ``since`` (ns), with
-    its files; folders not followed through links."""
+    the names of its dot-files; folders not followed through links."""
     stack = [(root, root.stat())]
     while stack:
         folder, folder_stat = stack.pop()
         changed = folder_stat.st_mtime_ns >= since
-        if not changed and folder_stat.st_nlink == 2:
-            continue  # nothing new in it, and no subfolder
-        files = []
+        if folder_stat.st_nlink == 2:  # no subfolder: only its own dot-files matter
+            if changed:
+                with os.scandir(folder) as entries:
+                    yield folder, [entry.name for entry in entries if entry.name[0] == "."]
+            continue
+        dot_files = []
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((Path(entry.path), entry.stat(follow_symlinks=False)))
-                elif changed:
-                    files.append(entry)
+                elif changed and entry.name[0] == ".":
+                    dot_files.append(entry.name)
         if changed:
-            yield folder, files
+            yield folder, dot_files
 
 
 def _running(pid: int) -> bool:
