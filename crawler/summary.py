@@ -6,7 +6,8 @@ verdict in the stats (``run/status``: ``ok`` or ``failed``) for the ``crawl`` co
 exit status, and writes the summary as JSON to ``RUN_SUMMARY_FILE`` when that is set.
 The counts are taken when the spider closes, before the end-of-run monitors check the
 same counts (:func:`crawler.statskeys.run_counts`); the line is logged when the engine
-stops, after the monitors' report and Scrapy's stats: the last line of the run.
+stops, after the monitors' report and Scrapy's stats: the last line of the run (a run
+stopped while it opened, whose engine never ran, logs it once the spider has closed).
 
 A run fails when it archived nothing and hit errors (every fetch failed, the archive
 is unwritable …), when it could not run at all (``finish_reason`` names the cause), or
