@@ -9,6 +9,7 @@ import logging
 import socket
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from urllib.request import getproxies, proxy_bypass
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -103,9 +104,12 @@ class AddressGuardMiddleware:
     Scrapy's redirect middleware sends each new request through the downloader middlewares.
 
     The decision is about the URL's host, also when a proxy fetches it (a proxy would reach
-    the same internal host). Names are resolved with the system resolver, once per host and
-    run; a name that does not resolve here is let through, to the proxy that knows it or to
-    Scrapy's own DNS lookup, which then fails with its own error. Hosts in
+    the same internal host): an address written in the URL, in any spelling, and the
+    ``localhost`` names are judged in every case. A name is resolved with the system resolver
+    (once per host and run) only when this machine will connect to it itself; through a
+    proxy the proxy resolves it, and this machine sends no DNS query of its own (the proxy
+    is where names that lead inside must be refused). A name that does not resolve here is
+    let through, to Scrapy's own DNS lookup, which then fails with its own error. Hosts in
     ``FETCH_ALLOWED_HOSTS`` pass unresolved (a test server on 127.0.0.1, an intranet; the
     demo names the hosts its replay proxy answers). The connection
     itself resolves the name again (Scrapy's resolver, or the proxy's): a name whose answer
@@ -116,14 +120,25 @@ class AddressGuardMiddleware:
     as ``fetch/refused/<kind>`` and logged as one warning.
     """
 
-    def __init__(self, crawler: Crawler, allowed: AllowedHosts):
+    def __init__(self, crawler: Crawler, allowed: AllowedHosts, proxied_schemes: set[str]):
         self.crawler = crawler
         self.allowed = allowed
-        self._verdicts: dict[str, tuple[str, str] | None] = {}  # host → (kind, why) or None
+        self.proxied_schemes = proxied_schemes
+        self._verdicts: dict[tuple[str, bool], tuple[str, str] | None] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
-        return cls(crawler, AllowedHosts(crawler.settings.getlist("FETCH_ALLOWED_HOSTS")))
+        # The proxies Scrapy's HttpProxyMiddleware will use: read from the environment at
+        # start, as it does.
+        enabled = crawler.settings.getbool("HTTPPROXY_ENABLED")
+        schemes = set(getproxies()) & {"http", "https"} if enabled else set()
+        return cls(crawler, AllowedHosts(crawler.settings.getlist("FETCH_ALLOWED_HOSTS")), schemes)
+
+    def _through_proxy(self, request: Request, scheme: str, host: str) -> bool:
+        """Whether a proxy fetches this request (and so resolves its host, not this machine)."""
+        if "proxy" in request.meta:
+            return bool(request.meta["proxy"])
+        return scheme in self.proxied_schemes and not proxy_bypass(host)
 
     async def process_request(self, request: Request) -> None:
         url = urlparse_cached(request)
@@ -132,17 +147,22 @@ class AddressGuardMiddleware:
         host = (url.hostname or "").rstrip(".")
         if host in self.allowed.names:
             return
-        if host not in self._verdicts:
-            self._verdicts[host] = await self._verdict(host)
-        if (verdict := self._verdicts[host]) is not None:
+        key = (host, self._through_proxy(request, url.scheme, host))
+        if key not in self._verdicts:
+            self._verdicts[key] = await self._verdict(*key)
+        if (verdict := self._verdicts[key]) is not None:
             self._refuse(request, *verdict)
 
-    async def _verdict(self, host: str) -> tuple[str, str] | None:
+    async def _verdict(self, host: str, proxied: bool) -> tuple[str, str] | None:
         if not host:
             return "no-host", "no host in the URL"
+        if host == "localhost" or host.endswith(".localhost"):  # loopback by definition
+            return "loopback", f"{host} is a loopback name"
         address = literal_address(host)
         if address is not None:
             addresses, spelled = [address], "" if str(address) == host else f"{host} is "
+        elif proxied:
+            return None  # the proxy resolves the name: this machine asks no DNS server
         else:
             resolving = deferToThread(resolve, host)  # getaddrinfo blocks
             addresses, spelled = await maybe_deferred_to_future(resolving), f"{host} resolves to "

@@ -18,6 +18,7 @@ from faultserver import PNG_IMAGE, Body, FaultProxy, Redirect
 from scrapy import Request
 from test_hostile_input import PARAGRAPHS, xinhua_page, xinhua_url
 
+from crawler import addressguard as guard_module
 from crawler.addressguard import (
     AddressGuardMiddleware,
     AllowedHosts,
@@ -118,12 +119,29 @@ def test_guard_decides_literal_addresses_without_resolving(url, allowed, expecte
     assert refusal(url, *allowed) == expected
 
 
+def test_a_name_a_proxy_fetches_is_not_resolved_here(monkeypatch):
+    """Through a proxy the proxy resolves the name: this machine sends no DNS query (a test
+    suite behind a loopback proxy must not reach any resolver); without one, it is resolved."""
+    asked: list[str] = []
+    monkeypatch.setattr(guard_module, "resolve", lambda host: asked.append(host) or [])
+    crawler = project_crawler()
+    proxied = AddressGuardMiddleware(crawler, AllowedHosts([]), {"http"})
+    direct = AddressGuardMiddleware(crawler, AllowedHosts([]), set())
+    asyncio.run(proxied.process_request(Request("http://www.example-news.cn/a.html")))
+    assert asked == []
+    with pytest.raises(RefusedRequest):  # written addresses are judged all the same
+        asyncio.run(proxied.process_request(Request("http://2130706433/a.html")))
+    # without a proxy this machine connects, and so resolves the name first
+    assert not direct._through_proxy(Request("http://www.example-news.cn/a.html"), "http", "x")
+    assert proxied._through_proxy(Request("http://www.example-news.cn/a.html"), "http", "x")
+
+
 # --- real scrapes -----------------------------------------------------------------------------
 
 PORT = 1  # internal URLs name a port nobody listens on: only the proxy could answer them
 INTERNAL_IMAGES = {
     "loopback": f"http://127.0.0.1:{PORT}/secret.png",
-    "name-of-loopback": "http://localhost/secret.png",  # resolves to 127.0.0.1 (hosts file)
+    "name-of-loopback": "http://localhost/secret.png",  # loopback by definition (RFC 6761)
     "decimal": "http://2130706433/secret.png",
     "short-hex": "http://0x7f.1/secret.png",
     "ipv6-loopback": "http://[::1]/secret.png",
@@ -184,7 +202,7 @@ def test_internal_image_urls_are_refused_and_public_ones_kept(tmp_path):
     assert len(refused) == 9  # one line each
     assert (
         INTERNAL_IMAGES["name-of-loopback"],
-        "localhost resolves to loopback address 127.0.0.1",
+        "localhost is a loopback name",
     ) in refused
 
 
@@ -214,7 +232,7 @@ def test_article_on_a_name_that_resolves_to_loopback_is_not_fetched(tmp_path):
     assert result.returncode == 1 and posts(archive) == []
     assert proxy.requests == []  # not even robots.txt
     assert result.stderr.splitlines()[-1] == (
-        f"not archived: {article}: refused: localhost resolves to loopback address 127.0.0.1"
+        f"not archived: {article}: refused: localhost is a loopback name"
     )
 
 
