@@ -11,7 +11,9 @@
 (c) ``crawl``: the benchmark site's crawl (benchmarks/sitegen.py, 2,000 articles) and its
     incremental second run into an archive whose catalog already holds ``--catalog`` other
     articles, against the same into an empty archive;
-(d) ``reindex``: ``scrapy reindex`` of an archive of ``--catalog`` posts.
+(d) ``reindex``: ``scrapy reindex`` of an archive of ``--catalog`` posts (catalog, search
+    index and export rebuilt from the posts);
+(e) ``queries``: ``scrapy catalog`` and ``scrapy search`` on that archive.
 
 Synthetic archives are written with the crawler's own writer (MarkdownPostExporter, the
 dated paths, the Jekyll scaffold and category pages): ``--per-day`` posts a day (Xinhua and
@@ -332,6 +334,30 @@ def _as_left_by_a_clean_run(archive: Path) -> None:
     catalog.close()
 
 
+# (label, command arguments): queries of a year's archive, each written to a file.
+QUERIES = [
+    ("catalog, one day", ["catalog", "--since", "2025-02-10", "--until", "2025-02-10"]),
+    ("catalog, one week of one source", ["catalog", "--since", "2025-02-03", "--until", "2025-02-09", "--source", "新华社"]),
+    ("catalog, a title's words, all dates", ["catalog", "--title", "（123456）"]),
+    ("search, one article's words", ["search", "（123456）"]),
+    ("search, a rare word, one week", ["search", "春耕农机", "--since", "2025-02-03", "--until", "2025-02-09"]),
+    ("search, two characters, one day", ["search", "湿地", "--since", "2025-02-10", "--until", "2025-02-10"]),
+]  # fmt: skip
+
+
+def bench_queries(large: Path) -> None:
+    print(f"\n(e) catalog queries and full-text search, {posts_in(large):,} posts (start-up included)")
+    with tempfile.TemporaryDirectory(prefix="scale-queries-") as scratch:
+        for label, arguments in QUERIES:
+            output = Path(scratch) / "out.jsonl"
+            run = measured(
+                [sys.executable, "-m", "scrapy", *arguments, "-o", str(output),
+                 "-s", f"ARCHIVE_DIR={large}"]
+            )  # fmt: skip
+            found = len(output.read_text(encoding="utf-8").splitlines()) if output.exists() else 0
+            print(f"    {label:40}{run.wall:6.2f} s, {found:,} articles")
+
+
 def posts_in(archive: Path) -> int:
     return sum(1 for _ in (archive / "_posts").rglob("*.md"))
 
@@ -347,7 +373,9 @@ def _files(archive: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["build", "daily", "crawl", "reindex"], nargs="+")
+    parser.add_argument(
+        "--only", choices=["build", "daily", "crawl", "reindex", "queries"], nargs="+"
+    )
     parser.add_argument("-n", type=int, nargs="+", default=[5000, 20000, 100000])
     parser.add_argument("--per-day", type=int, default=800)
     parser.add_argument("--catalog", type=int, default=300_000)
@@ -358,18 +386,20 @@ def main() -> None:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xinhua-scale"
     )
     args = parser.parse_args()
-    only = set(args.only or ["build", "daily", "crawl", "reindex"])
+    only = set(args.only or ["build", "daily", "crawl", "reindex", "queries"])
     args.workdir.mkdir(parents=True, exist_ok=True)
     if "build" in only:
         bench_build(args.workdir, args.n, args.per_day, args.jobs, args.plain_max)
     if "daily" in only:
         bench_daily(args.workdir, max(args.n), args.per_day, args.jobs)
-    if only & {"reindex", "crawl"}:
+    if only & {"reindex", "crawl", "queries"}:
         large = archive_of(args.workdir, args.catalog, args.per_day)
         if "reindex" in only or not (large / "_catalog" / "catalog.sqlite").exists():
             bench_reindex(large)
         if "crawl" in only:
             bench_crawl(args.workdir, large, args.repeat)
+        if "queries" in only:
+            bench_queries(large)
 
 
 if __name__ == "__main__":
