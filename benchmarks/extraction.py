@@ -59,7 +59,7 @@ def ours(pages: list[tuple[str, str]]) -> float:
 
     from crawler import settings as project_settings
     from crawler.items import RawPage
-    from crawler.profiles import SiteProfiles
+    from crawler.reading.profiles import SiteProfiles
     from pipelines.extract import ExtractPipeline
     from pipelines.normalise import NormalisePipeline
 

@@ -44,14 +44,14 @@ from pathlib import Path
 from benchmarks.nginx import Nginx
 from benchmarks.run import SAME_LOAD, prepare
 from benchmarks.sitegen import paragraphs
-from crawler.atomic import remove_stale_temporaries
-from crawler.catalog import Catalog
-from crawler.categories import SourceCategories
-from crawler.dates import BEIJING
-from crawler.exporter import MarkdownPostExporter
+from crawler.archive.atomic import remove_stale_temporaries
+from crawler.archive.catalog import Catalog
+from crawler.archive.exporter import MarkdownPostExporter
+from crawler.archive.jekyll import SiteScaffold
+from crawler.archive.paths import article_path
 from crawler.items import Article
-from crawler.jekyll import SiteScaffold
-from crawler.paths import article_path
+from crawler.reading.categories import SourceCategories
+from crawler.reading.dates import BEIJING
 from crawler.replay import ReplayProxy
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -346,7 +346,9 @@ QUERIES = [
 
 
 def bench_queries(large: Path) -> None:
-    print(f"\n(e) catalog queries and full-text search, {posts_in(large):,} posts (start-up included)")
+    print(
+        f"\n(e) catalog queries and full-text search, {posts_in(large):,} posts (start-up included)"
+    )
     with tempfile.TemporaryDirectory(prefix="scale-queries-") as scratch:
         for label, arguments in QUERIES:
             output = Path(scratch) / "out.jsonl"

@@ -15,7 +15,7 @@ from datetime import datetime
 @dataclass(slots=True)
 class HttpExchange:
     """A page's request and response as the crawler sent and received them: what its WARC
-    capture records (crawler/warc.py). ``body`` is the response body as Scrapy delivered it
+    capture records (crawler/archive/warc.py). ``body`` is the response body as Scrapy delivered it
     (after HTTP decompression), the bytes the page's text was decoded from."""
 
     url: str

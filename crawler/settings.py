@@ -30,22 +30,23 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # A request that still fails after its retries is reported by the spider that sent it: a
-# warning, not an error (crawler/fetchlog.py tells each failing host once).
+# warning, not an error (crawler/extensions/fetchlog.py tells each failing host once).
 RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 FETCH_FAILURE_LOG_ONCE = True
 # With requests out and no answer for this many seconds, the log names the URL waited for
-# (crawler/fetchlog.py); 0: never.
+# (crawler/extensions/fetchlog.py); 0: never.
 FETCH_WAIT_NOTICE = 5
 REDIRECT_MAX_TIMES = 5
-# --- Where requests may go (crawler/addressguard.py): only http(s), never to loopback, private,
-# link-local or cloud metadata addresses, unless the host or address is listed here, e.g.
-# ["127.0.0.1"] for a test server or ["intranet.example.org", "10.1.0.0/16"].
+# --- Where requests may go (crawler/downloadermiddlewares/addressguard.py): only http(s),
+# never to loopback, private, link-local or cloud metadata addresses, unless the host or
+# address is listed here, e.g. ["127.0.0.1"] for a test server or ["intranet.example.org",
+# "10.1.0.0/16"].
 FETCH_ALLOWED_HOSTS: list[str] = []
 COOKIES_ENABLED = False
 # No remote consoles on unattended crawlers: both execute code sent to them.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
-# Cookies and the remote control, off above, are not even imported (crawler/startup.py).
+# Cookies and the remote control, off above, are not even imported (crawler/addons/lean_startup.py).
 
 FEED_EXPORT_ENCODING = "utf-8"
 
@@ -61,34 +62,36 @@ ITEM_PIPELINES = {
 }
 # Next to the spider (Scrapy's own run 700-900 on its output): links to archived articles,
 # nearly all of a scheduled run's, are dropped before Referer, UrlLength and Depth see them.
-SPIDER_MIDDLEWARES = {"crawler.middlewares.SkipArchivedMiddleware": 950}
+SPIDER_MIDDLEWARES = {"crawler.spidermiddlewares.skip_archived.SkipArchivedMiddleware": 950}
 DOWNLOADER_MIDDLEWARES = {
     # First of all, before robots.txt is asked: no request to an internal address.
-    "crawler.addressguard.AddressGuardMiddleware": 50,
+    "crawler.downloadermiddlewares.addressguard.AddressGuardMiddleware": 50,
 }
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
-    "crawler.progress.CrawlProgress": 0,  # a live line on a terminal, else the periodic one
-    "crawler.fetchlog.HostFailureLog": 0,
-    "crawler.fetchlog.SilentWaitNotice": 0,
-    "crawler.history.ArchiveHistory": 90,  # commits before the lock is let go (100)
-    "crawler.lock.ArchiveLock": 100,
+    # a live line on a terminal, else the periodic one
+    "crawler.extensions.progress.CrawlProgress": 0,
+    "crawler.extensions.fetchlog.HostFailureLog": 0,
+    "crawler.extensions.fetchlog.SilentWaitNotice": 0,
+    "crawler.archive.history.ArchiveHistory": 90,  # commits before the lock is let go (100)
+    "crawler.archive.lock.ArchiveLock": 100,
     # Counts the run as the spider closes, before any monitor (530 here, 500 for Spidermon's
     # own extension) logs its failures; logs its line when the engine stops: the run's last.
-    "crawler.summary.RunSummary": 400,
-    "crawler.extensions.FieldHealthReport": 500,
-    "crawler.gc_tuning.GcTuning": 0,
-    # Spidermon's monitors and runner; its Scrapy extension may replace this (crawler/monitors.py)
-    "crawler.monitors.CloseMonitorRunner": 530,
+    "crawler.extensions.summary.RunSummary": 400,
+    "crawler.extensions.field_health.FieldHealthReport": 500,
+    "crawler.extensions.gc_tuning.GcTuning": 0,
+    # Spidermon's monitors and runner; its Scrapy extension may replace this
+    # (crawler/extensions/monitors.py)
+    "crawler.extensions.monitors.CloseMonitorRunner": 530,
 }
 RUN_SUMMARY_FILE = None  # also write the run summary as JSON here
-# --- Progress (crawler/progress.py): on a terminal one live line, refreshed every interval;
-# in cron, under Scrapyd or with a LOG_FILE the periodic stats line (LOGSTATS_INTERVAL).
+# --- Progress (crawler/extensions/progress.py): on a terminal one live line, refreshed every
+# interval; in cron, under Scrapyd or with a LOG_FILE the periodic stats line (LOGSTATS_INTERVAL).
 PROGRESS_ENABLED = True
 PROGRESS_INTERVAL = 0.5  # seconds
-# --- End-of-run monitors (crawler/monitors.py, Spidermon).
+# --- End-of-run monitors (crawler/extensions/monitors.py, Spidermon).
 SPIDERMON_ENABLED = True
-SPIDERMON_SPIDER_CLOSE_MONITORS = ["crawler.monitors.CloseMonitors"]
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["crawler.extensions.monitors.CloseMonitors"]
 MONITOR_MIN_ARTICLES = 1
 MONITOR_MAX_ERROR_RATE = 0.2
 MONITOR_MIN_FIELD_FOUND = 0.8
@@ -148,28 +151,31 @@ ARCHIVE_IMAGES = True  # download article images into <ARCHIVE_DIR>/assets/image
 ARCHIVE_IMAGES_MAX_PER_ARTICLE = 30
 ARCHIVE_IMAGES_MAX_BYTES_PER_ARTICLE = 20 * 1024 * 1024
 # Keep what the servers sent for every archived article page (continuation pages too), request
-# and response, as WARC files in <ARCHIVE_DIR>/_warc/ (crawler/warc.py); a writer starts a new
-# file each day (UTC) and past this size.
+# and response, as WARC files in <ARCHIVE_DIR>/_warc/ (crawler/archive/warc.py); a writer starts
+# a new file each day (UTC) and past this size.
 ARCHIVE_WARC = True
 ARCHIVE_WARC_MAX_BYTES = 1024 * 1024 * 1024
 # Commit what each run changed (posts, images, site files) to the archive folder's own git
-# repository, created when missing (crawler/history.py).
+# repository, created when missing (crawler/archive/history.py).
 ARCHIVE_GIT = False
 # Overlapping runs: the second waits this many seconds for the first, then exits non-zero.
 ARCHIVE_LOCK = True
 ARCHIVE_LOCK_WAIT = 0
 ARCHIVE_LOCK_SHARED = False  # set by distributed mode: the workers of a crawl share the lock
 
-# --- scrapy buildsite (crawler/sitebuild.py): the Jekyll site in parts of whole days.
+# --- scrapy buildsite (crawler/archive/sitebuild.py): the Jekyll site in parts of whole days.
 BUILDSITE_JEKYLL = "jekyll"  # the command, or its path
 # Jekyll 4.3's build time grows with the square of a site's files: parts of about 1,000 posts
 # cost ~1 ms per post in it, against ~0.5 s of start-up per part.
 BUILDSITE_PART_POSTS = 1000
 BUILDSITE_JOBS = 1  # Jekyll builds at a time (-j N)
 
-# --- Distributed crawls (crawler/distributed.py, docs/distributed.md): set REDIS_URL and start
-# as many workers as you like; they share scrapy-redis's frontier and one archive.
-ADDONS = {"crawler.distributed.DistributedAddon": 0, "crawler.startup.LeanStartupAddon": 0}
+# --- Distributed crawls (crawler/addons/distributed.py, docs/distributed.md): set REDIS_URL and
+# start as many workers as you like; they share scrapy-redis's frontier and one archive.
+ADDONS = {
+    "crawler.addons.distributed.DistributedAddon": 0,
+    "crawler.addons.lean_startup.LeanStartupAddon": 0,
+}
 REDIS_URL = None
 DISTRIBUTED_RUN = None  # names the shared queue and seen-list (default: the spider's name)
 DISTRIBUTED_RETRIES = 2  # times a request a dead worker took is put back in the queue

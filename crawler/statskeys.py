@@ -1,8 +1,8 @@
 """Names of the stats that a run's reports read, and the two counts they all give.
 
-The run summary and its JSON file (crawler/summary.py), the live progress line
-(crawler/progress.py), the end-of-run monitors (crawler/monitors.py) and the commands'
-exit statuses read these keys; the components named beside each one write them. A key
+The run summary and its JSON file (crawler/extensions/summary.py), the live progress line
+(crawler/extensions/progress.py), the end-of-run monitors (crawler/extensions/monitors.py) and
+the commands' exit statuses read these keys; the components named beside each one write them. A key
 ending in ``/`` is a prefix: one stat per reason or outcome follows it.
 """
 
@@ -16,26 +16,28 @@ from typing import Any
 ARCHIVED = "archive/"
 ARCHIVE_OUTCOMES = ("new", "updated", "unchanged", "moved")
 PRINTED = "archive/printed"  # scrape --stdout
-SKIPPED_AS_ARCHIVED = "incremental/skipped_archived"  # crawler/middlewares.py
-RUN_ARCHIVED = "distributed/run_archived"  # by all the workers of a run (crawler/distributed.py)
+SKIPPED_AS_ARCHIVED = "incremental/skipped_archived"  # crawler/spidermiddlewares/skip_archived.py
+# by all the workers of a run (crawler/addons/distributed.py)
+RUN_ARCHIVED = "distributed/run_archived"
 DROPPED_BY_REASON = "item_dropped_reasons_count/"  # Scrapy, one per DropItem subclass
 # Pages that could not be fetched, by exception name (spiders/base.py, spiders/site.py).
 ARTICLE_NOT_FETCHED = "fetch/article_failed/"
 LIST_PAGE_NOT_FETCHED = "fetch/list_failed/"
 NOT_HTML = "fetch/not_text"  # a page that is no HTML (spiders)
-FAILING_HOSTS = "fetch/failing_hosts"  # hosts with at least one failed fetch (crawler/fetchlog.py)
+# hosts with at least one failed fetch (crawler/extensions/fetchlog.py)
+FAILING_HOSTS = "fetch/failing_hosts"
 ERROR_LINES = "log_count/ERROR"  # Scrapy's LogCount
 PAGES = "response_received_count"  # Scrapy's CoreStats: responses, whatever their status
 ITEMS_SCRAPED = "item_scraped_count"
 ITEMS_DROPPED = "item_dropped_count"
 ELAPSED_SECONDS = "elapsed_time_seconds"
 FINISH_REASON = "finish_reason"
-LOCK_HOLDER = "lock/held_by"  # the run that kept the archive's lock (crawler/lock.py)
-RUN_STATUS = "run/status"  # "ok" or "failed" (crawler/summary.py)
-# run_counts() as the spider closed, before the monitors logged (crawler/summary.py)
+LOCK_HOLDER = "lock/held_by"  # the run that kept the archive's lock (crawler/archive/lock.py)
+RUN_STATUS = "run/status"  # "ok" or "failed" (crawler/extensions/summary.py)
+# run_counts() as the spider closed, before the monitors logged (crawler/extensions/summary.py)
 RUN_ARTICLES = "run/articles"
 RUN_ERRORS = "run/errors"
-MONITORS_FAILED = "monitors/failed"  # failed end-of-run checks (crawler/monitors.py)
+MONITORS_FAILED = "monitors/failed"  # failed end-of-run checks (crawler/extensions/monitors.py)
 
 
 @dataclass(frozen=True, slots=True)

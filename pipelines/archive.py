@@ -22,8 +22,13 @@ from twisted.internet import reactor
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from crawler.atomic import OutsideArchive, inside, remove_stale_temporaries, write_atomically
-from crawler.catalog import (
+from crawler.archive.atomic import (
+    OutsideArchive,
+    inside,
+    remove_stale_temporaries,
+    write_atomically,
+)
+from crawler.archive.catalog import (
     CATALOG_DIR,
     JSONL_EXPORT,
     JSONL_EXPORT_DIR,
@@ -32,15 +37,15 @@ from crawler.catalog import (
     content_hash,
     open_catalog,
 )
-from crawler.catalogsearch import searchable_text
-from crawler.dates import BEIJING
+from crawler.archive.catalogsearch import searchable_text
+from crawler.archive.exporter import MarkdownPostExporter, read_front_matter, split_post
+from crawler.archive.jekyll import SiteScaffold
+from crawler.archive.lock import ArchiveBusy
+from crawler.archive.paths import article_path
 from crawler.drops import ArchiveWriteError, IdentityConflict
-from crawler.exporter import MarkdownPostExporter, read_front_matter, split_post
 from crawler.items import Article
-from crawler.jekyll import SiteScaffold
-from crawler.lock import ArchiveBusy
-from crawler.paths import article_path
-from crawler.profiles import SiteProfiles
+from crawler.reading.dates import BEIJING
+from crawler.reading.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)
 # Errors after which no later article could be written either: a full, read-only, missing or
@@ -74,8 +79,8 @@ class ArchivePipeline:
     With ``ARCHIVE_JEKYLL_SITE`` the folder also gets the Jekyll site files its posts
     link to (config, layouts, home page, one page per category), created when missing.
     With ``ARCHIVE_CATALOG`` every written article is recorded in the catalog
-    (``_catalog/catalog.sqlite``), with its text for full-text search (crawler/catalogsearch.py);
-    at the end of a run its JSON Lines export is rewritten
+    (``_catalog/catalog.sqlite``), with its text for full-text search
+    (crawler/archive/catalogsearch.py); at the end of a run its JSON Lines export is rewritten
     for the days the run archived into (``_catalog/articles/YYYY/MM/DD.jsonl``), not for
     the whole archive. Outcomes are counted as ``archive/new``,
     ``archive/updated``, ``archive/unchanged`` and ``archive/moved``. With

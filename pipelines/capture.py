@@ -16,16 +16,16 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from crawler import __version__
-from crawler.catalog import Catalog
+from crawler.archive.catalog import Catalog
+from crawler.archive.warc import WARC_DIR, WarcWriter, capture_digest
 from crawler.items import Article, Capture
-from crawler.warc import WARC_DIR, WarcWriter, capture_digest
 
 logger = logging.getLogger(__name__)
 
 
 class CapturePipeline:
     """Writes each article's pages (continuation pages included), request and response with
-    their headers, into the archive's WARC files (:mod:`crawler.warc`) and puts the
+    their headers, into the archive's WARC files (:mod:`crawler.archive.warc`) and puts the
     capture's place on the article, for the archive stage to record in the catalog.
 
     An article whose pages are byte for byte those of its recorded capture keeps that

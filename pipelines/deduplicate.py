@@ -17,7 +17,7 @@ class DeduplicatePipeline:
     ``/YYYYMMDD/<id>/c.html`` form, http and https); Scrapy's request filter cannot
     tell that they are one article, the ID can. Workers sharing a frontier also share
     what they archived: the distributed add-on puts its own stage right after this one
-    (:class:`crawler.distributed.SharedArticleSet`).
+    (:class:`crawler.addons.distributed.SharedArticleSet`).
     """
 
     def __init__(self) -> None:

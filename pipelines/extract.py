@@ -8,9 +8,9 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from crawler.drops import UnknownSite
-from crawler.extraction import ArticleExtractor, PageLimits
 from crawler.items import Article, RawPage
-from crawler.profiles import FIELDS, SiteProfiles
+from crawler.reading.extraction import ArticleExtractor, PageLimits
+from crawler.reading.profiles import FIELDS, SiteProfiles
 
 
 class ExtractPipeline:

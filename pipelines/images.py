@@ -28,7 +28,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from crawler.atomic import write_atomically
+from crawler.archive.atomic import write_atomically
 from crawler.items import Article
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ class ImagePipeline(FilesPipeline):
     ``<ARCHIVE_DIR>/assets/images/<sha1 of URL>.<type>`` and rewrites their ``src`` to the
     local copy (``ARCHIVE_SITE_URL`` + ``/assets/images/…``), so the archive outlives the
     news site's image servers. Downloads go through the crawl's own downloader: robots.txt,
-    throttling, proxy, size cap and the address guard (crawler/addressguard.py) apply.
+    throttling, proxy, size cap and the address guard
+    (crawler/downloadermiddlewares/addressguard.py) apply.
 
     Only raster images whose bytes are what they are (:func:`raster_extension`) are kept, named
     by that type. An image that is not kept keeps its original URL: ``images/failed`` counts

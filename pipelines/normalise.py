@@ -8,18 +8,18 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from crawler.body import (
+from crawler.items import Article
+from crawler.reading.body import (
     clean_paragraph,
     line_filter,
     paragraph_text,
     sanitize_paragraph,
     without_leading_furniture,
 )
-from crawler.categories import Category, SourceCategories
-from crawler.dates import BEIJING
-from crawler.items import Article
-from crawler.profiles import SiteProfiles
-from crawler.text import clean_names, clean_source, clean_title
+from crawler.reading.categories import Category, SourceCategories
+from crawler.reading.dates import BEIJING
+from crawler.reading.profiles import SiteProfiles
+from crawler.reading.text import clean_names, clean_source, clean_title
 
 
 class NormalisePipeline:

@@ -10,10 +10,10 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
-from crawler.dates import BEIJING
+from crawler.archive.paths import is_safe_article_id
 from crawler.drops import ImplausibleDate, MissingBody, MissingDate, MissingTitle, UnsafeArticleId
 from crawler.items import Article
-from crawler.paths import is_safe_article_id
+from crawler.reading.dates import BEIJING
 
 logger = logging.getLogger(__name__)
 EARLIEST = datetime(1990, 1, 1, tzinfo=BEIJING)

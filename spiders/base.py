@@ -22,9 +22,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.response import response_status_message
 from twisted.python.failure import Failure
 
-from crawler.encoding import page_text
 from crawler.items import HttpExchange, PageSnapshot, RawPage
-from crawler.profiles import GENERIC, SiteProfile, SiteProfiles
+from crawler.reading.encoding import page_text
+from crawler.reading.profiles import GENERIC, SiteProfile, SiteProfiles
 from crawler.requestmeta import CONTINUATION_OF
 
 

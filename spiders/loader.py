@@ -12,7 +12,7 @@ from __future__ import annotations
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import SpiderLoader
 
-from crawler.profiles import SiteProfiles
+from crawler.reading.profiles import SiteProfiles
 from spiders.site import SiteSpider
 
 

@@ -14,7 +14,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler import statskeys as keys
-from crawler.profiles import SiteProfile
+from crawler.reading.profiles import SiteProfile
 from crawler.requestmeta import ARTICLE_IDENTITY
 from crawler.urls import canonical_url
 from spiders.base import ArticleSpider, fetch_failure_reason, uncached_selector

@@ -15,12 +15,8 @@ from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.settings import BaseSettings
 
-from crawler.catalog import Catalog, CatalogEntry
-from crawler.dates import BEIJING
-from crawler.encoding import page_text
-from crawler.items import Capture, PageSnapshot, RawPage
-from crawler.profiles import GENERIC
-from crawler.warc import (
+from crawler.archive.catalog import Catalog, CatalogEntry
+from crawler.archive.warc import (
     WARC_DIR,
     CapturedPage,
     DamagedCapture,
@@ -29,6 +25,10 @@ from crawler.warc import (
     read_article_pages,
     sources,
 )
+from crawler.items import Capture, PageSnapshot, RawPage
+from crawler.reading.dates import BEIJING
+from crawler.reading.encoding import page_text
+from crawler.reading.profiles import GENERIC
 from spiders.base import ArticleSpider, raw_page
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
@@ -264,7 +264,7 @@ class NoNetworkMiddleware:
 
 def _text_response(page: CapturedPage) -> TextResponse | None:
     """The captured response as Scrapy would have built it, so that its text is decoded as
-    a crawl decodes it (crawler.encoding); None unless it is text."""
+    a crawl decodes it (crawler.reading.encoding); None unless it is text."""
     headers = Headers(page.headers)
     response_class = responsetypes.from_args(headers=headers, url=page.url, body=page.body)
     if not issubclass(response_class, TextResponse):

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from conftest import read_post
 
-from crawler.catalog import Catalog
+from crawler.archive.catalog import Catalog
 
 REQUIRED_KEYS = ("layout", "title", "date", "categories", "tags", "source_url", "article_id")
 BACK_LINKS = re.compile(

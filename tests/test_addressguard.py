@@ -18,8 +18,8 @@ from faultserver import PNG_IMAGE, Body, FaultProxy, Redirect
 from scrapy import Request
 from test_hostile_input import PARAGRAPHS, xinhua_page, xinhua_url
 
-from crawler import addressguard as guard_module
-from crawler.addressguard import (
+from crawler.downloadermiddlewares import addressguard as guard_module
+from crawler.downloadermiddlewares.addressguard import (
     AddressGuardMiddleware,
     AllowedHosts,
     RefusedRequest,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import write_archive
 
-from crawler.archive_reader import ArchivedArticle, iter_articles, read_article
-from crawler.dates import BEIJING
+from crawler.archive.reader import ArchivedArticle, iter_articles, read_article
 from crawler.items import Article
+from crawler.reading.dates import BEIJING
 
 # Beijing day of each article: a0 is 23:30 UTC on 31 Dec, so 1 January in Beijing.
 PUBLISHED = {
@@ -133,7 +133,7 @@ def test_damaged_posts_are_skipped_with_a_warning(tmp_path, caplog):
         (day / f"2026-01-01-damaged{n}.md").write_bytes(content)
     (day / ".2026-01-01-a9.md.123.abcd.tmp").write_bytes(b"half")
     (day / ".hidden.md").write_bytes(b"half")
-    with caplog.at_level(logging.WARNING, logger="crawler.archive_reader"):
+    with caplog.at_level(logging.WARNING, logger="crawler.archive.reader"):
         assert ids(iter_articles(tmp_path)) == ["a2", "a1"]
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == len(DAMAGED)

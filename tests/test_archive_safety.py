@@ -44,14 +44,14 @@ from faultserver import Body, FaultProxy
 from test_hostile_input import generic_page, scrape, xinhua_page, xinhua_url
 
 from benchmarks import sitegen
-from crawler.atomic import OutsideArchive, write_atomically
-from crawler.catalog import DATABASE, Catalog, CatalogEntry, open_catalog
-from crawler.dates import BEIJING
+from crawler.archive.atomic import OutsideArchive, write_atomically
+from crawler.archive.catalog import DATABASE, Catalog, CatalogEntry, open_catalog
+from crawler.archive.jekyll import SiteScaffold
+from crawler.archive.lock import acquire
 from crawler.drops import IdentityConflict
 from crawler.items import Article
-from crawler.jekyll import SiteScaffold
-from crawler.lock import acquire
-from crawler.profiles import SiteProfiles
+from crawler.reading.dates import BEIJING
+from crawler.reading.profiles import SiteProfiles
 from pipelines.archive import ArchivePipeline
 
 PUBLISHED = datetime(2024, 3, 8, 10, 15, tzinfo=BEIJING)  # generic_page()'s date

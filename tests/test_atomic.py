@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler import atomic
-from crawler.atomic import SWEEP_MARKER, remove_stale_temporaries
+from crawler.archive import atomic
+from crawler.archive.atomic import SWEEP_MARKER, remove_stale_temporaries
 
 DEAD = 4_194_305  # above the largest pid Linux gives (pid_max is at most 2**22)
 

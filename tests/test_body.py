@@ -5,7 +5,7 @@ import pytest
 from lxml import etree, html
 from parsel import Selector
 
-from crawler.body import (
+from crawler.reading.body import (
     clean_paragraph,
     line_filter,
     paragraphs_from_element,

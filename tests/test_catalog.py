@@ -3,8 +3,8 @@
 import json
 from datetime import datetime, timedelta
 
-from crawler.catalog import JSONL_EXPORT, Catalog, CatalogEntry
-from crawler.dates import BEIJING
+from crawler.archive.catalog import JSONL_EXPORT, Catalog, CatalogEntry
+from crawler.reading.dates import BEIJING
 
 
 def entry(article_id: str, published: str, content_hash: str, site: str = "xinhua"):

@@ -17,9 +17,9 @@ from test_hostile_input import scrape, xinhua_page, xinhua_url
 from test_progress import run_on_terminal
 from test_sitebuild import article as article_on
 
-from crawler import catalogsearch
-from crawler.catalog import CATALOG_DIR, DATABASE, Catalog
-from crawler.catalogsearch import ArticleFilter
+from crawler.archive import catalogsearch
+from crawler.archive.catalog import CATALOG_DIR, DATABASE, Catalog
+from crawler.archive.catalogsearch import ArticleFilter
 
 PAGES = {  # URL number → title, body
     1: ("春耕备耕有序推进", "<p>今年各地墒情总体适宜，农机作业进度加快。</p>"),

@@ -81,7 +81,7 @@ if event in ("write", "rename"):
         return move
     os.replace, os.rename = hooked(os.replace), hooked(os.rename)
 elif event == "catalog":
-    from crawler.catalog import Catalog
+    from crawler.archive.catalog import Catalog
     record = Catalog.record
     def hooked_record(self, *args, **kwargs):
         if due():

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.dates import (
+from crawler.reading.dates import (
     BEIJING,
     date_strings,
     format_published,

@@ -25,7 +25,7 @@ from conftest import (
 )
 
 from benchmarks.sitegen import generate
-from crawler.catalog import Catalog
+from crawler.archive.catalog import Catalog
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -261,7 +261,7 @@ def kill_when_archiving(redis: RedisServer, archive: Path, worker: subprocess.Po
 
 def test_retry_window_is_one_clock_per_outage_for_every_connection():
     require(find_spec("redis") is not None, "redis is not installed")
-    from crawler.redislink import RetryWindow
+    from crawler.addons.redislink import RetryWindow
 
     now = [100.0]
     window = RetryWindow(30, clock=lambda: now[0])

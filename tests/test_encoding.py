@@ -3,7 +3,7 @@
 import pytest
 from scrapy.http import HtmlResponse
 
-from crawler.encoding import page_text, undecodable
+from crawler.reading.encoding import page_text, undecodable
 
 TEXT = "新华社北京5月10日电 春耕时节，农机忙碌。𠀋"  # the last character is outside GBK
 

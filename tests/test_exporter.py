@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.dates import BEIJING
-from crawler.exporter import MarkdownPostExporter
+from crawler.archive.exporter import MarkdownPostExporter
 from crawler.items import Article
+from crawler.reading.dates import BEIJING
 
 GOLDEN = Path(__file__).parent / "golden"
 FIRST_KEYS = ["layout", "title", "date", "categories", "tags"]

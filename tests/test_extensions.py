@@ -1,7 +1,7 @@
 from conftest import project_crawler
 
 from crawler.drops import MissingDate
-from crawler.extensions import FieldHealthReport, field_counts, health_table
+from crawler.extensions.field_health import FieldHealthReport, field_counts, health_table
 from crawler.items import Article
 
 

@@ -14,9 +14,9 @@ from parsel.csstranslator import HTMLTranslator
 from test_hostile_input import xinhua_page
 
 from crawler.drops import PageTooComplex, UndecodablePage
-from crawler.extraction import ArticleExtractor, PageLimits, compile_query, parse_html
 from crawler.items import PageSnapshot, RawPage
-from crawler.profiles import FIELDS, GENERIC, FieldRule, Layout, SiteProfile, SiteProfiles
+from crawler.reading.extraction import ArticleExtractor, PageLimits, compile_query, parse_html
+from crawler.reading.profiles import FIELDS, GENERIC, FieldRule, Layout, SiteProfile, SiteProfiles
 from pipelines.extract import ExtractPipeline
 from pipelines.normalise import NormalisePipeline
 

@@ -3,8 +3,8 @@
 import gc
 from types import SimpleNamespace
 
-from crawler import gc_tuning
-from crawler.gc_tuning import GcTuning
+from crawler.extensions import gc_tuning
+from crawler.extensions.gc_tuning import GcTuning
 
 
 def test_crawl_gets_its_thresholds_and_the_process_freezes_its_heap_at_exit(monkeypatch):

@@ -12,8 +12,8 @@ import pytest
 from conftest import FIXTURES, project_crawler
 from scrapy.http import HtmlResponse
 
-from crawler.encoding import page_text
 from crawler.items import RawPage
+from crawler.reading.encoding import page_text
 from pipelines.extract import ExtractPipeline
 from pipelines.normalise import NormalisePipeline
 
@@ -74,8 +74,8 @@ def test_article_after_a_stray_closing_html_tag_is_found(stages):
 def test_visible_date_split_over_elements_keeps_its_seconds():
     from parsel import Selector
 
-    from crawler.dates import parse_published
-    from crawler.heuristics import visible_date
+    from crawler.reading.dates import parse_published
+    from crawler.reading.heuristics import visible_date
 
     page = Selector(
         text="<div class='t'><span><em>2024</em></span> <span><em>05</em>/<em>09</em></span> <span>22:27:02</span></div>"
@@ -88,8 +88,8 @@ def test_visible_date_split_over_elements_keeps_its_seconds():
 def test_visible_date_with_an_impossible_time_is_not_read_as_midnight():
     from parsel import Selector
 
-    from crawler.dates import parse_published
-    from crawler.heuristics import visible_date
+    from crawler.reading.dates import parse_published
+    from crawler.reading.heuristics import visible_date
 
     page = Selector(text="<p>发布时间：2026-05-11 24:61</p><p>更新：2026-05-11 10:00:00+99:99</p>")
     assert not any(parse_published(text) for text in visible_date(page))
@@ -111,8 +111,8 @@ def test_visible_date_with_an_impossible_time_is_not_read_as_midnight():
 def test_visible_source_takes_a_name_from_the_label_line_only(markup, expected):
     from parsel import Selector
 
-    from crawler.heuristics import visible_source
-    from crawler.text import clean_source
+    from crawler.reading.heuristics import visible_source
+    from crawler.reading.text import clean_source
 
     page = Selector(text=f"<html><body>{markup}</body></html>")
     assert [name for name in map(clean_source, visible_source(page)) if name] == expected

@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES, project_crawler
 
 from crawler.items import RawPage
-from crawler.text import decode_js_string
+from crawler.reading.text import decode_js_string
 from pipelines.extract import ExtractPipeline
 from pipelines.normalise import NormalisePipeline
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import DEMO_SITE, FIXTURES, read_post, require, run_scrapy, write_archive
 from site_checks import Page, parsed_feed, resolve, text_of
 
-from crawler.dates import BEIJING, format_published
+from crawler.archive.jekyll import SiteScaffold
 from crawler.items import Article
-from crawler.jekyll import SiteScaffold
+from crawler.reading.dates import BEIJING, format_published
 
 JEKYLL = shutil.which("jekyll")
 HOSTILE_URL = "http://www.news.cn/politics/20260601/aaaa0000bbbb1111cccc2222dddd3333/c.html"

@@ -11,7 +11,7 @@ from scrapy.exceptions import NotConfigured
 
 from benchmarks.sitegen import generate
 from crawler import settings as project_settings
-from crawler.monitors import SPIDERMON_EXTENSION, CloseMonitorRunner
+from crawler.extensions.monitors import SPIDERMON_EXTENSION, CloseMonitorRunner
 
 
 def crawl(tmp_path, replay, site, *settings):
@@ -68,7 +68,7 @@ def test_start_up_does_not_import_spidermons_expression_monitors():
     # Spidermon's Scrapy extension imports them, and with them their schema machinery (~60 ms
     # a run). (jsonschema itself is imported now: site profiles are checked against theirs.)
     probe = (
-        "import sys, crawler.monitors; "
+        "import sys, crawler.extensions.monitors; "
         "print('spidermon.python.monitors' in sys.modules "
         "or 'spidermon.contrib.scrapy.extensions' in sys.modules)"
     )

@@ -3,8 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler.dates import BEIJING
-from crawler.paths import article_id_from_url, article_path, host_article_id, is_safe_article_id
+from crawler.archive.paths import (
+    article_id_from_url,
+    article_path,
+    host_article_id,
+    is_safe_article_id,
+)
+from crawler.reading.dates import BEIJING
 
 
 @pytest.mark.parametrize(

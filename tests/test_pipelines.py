@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import project_crawler, read_post, write_archive
 
-from crawler.dates import BEIJING
 from crawler.drops import (
     ArchiveWriteError,
     DuplicateArticle,
@@ -20,7 +19,8 @@ from crawler.drops import (
     UnsafeArticleId,
 )
 from crawler.items import Article, RawPage
-from crawler.profiles import ProfileError, SiteProfiles
+from crawler.reading.dates import BEIJING
+from crawler.reading.profiles import ProfileError, SiteProfiles
 from pipelines.archive import ArchivePipeline
 from pipelines.deduplicate import DeduplicatePipeline
 from pipelines.extract import ExtractPipeline

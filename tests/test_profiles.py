@@ -9,8 +9,8 @@ import pytest
 from conftest import PROJECT, project_crawler
 from jsonschema import Draft202012Validator
 
-from crawler.extraction import TEXT_HEURISTICS
-from crawler.profiles import (
+from crawler.reading.extraction import TEXT_HEURISTICS
+from crawler.reading.profiles import (
     FIELDS,
     GENERIC,
     RULE_KINDS,

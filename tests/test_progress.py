@@ -15,8 +15,8 @@ import time
 import pytest
 from conftest import DEMO_SITE, LOCAL, crawl_args, run_scrapy, scrapy_command, scrapy_env
 
-from crawler.progress import articles_done, progress_text
-from crawler.summary import run_summary
+from crawler.extensions.progress import articles_done, progress_text
+from crawler.extensions.summary import run_summary
 
 ARTICLE = "http://www.news.cn/politics/20260511/7d2c9a41e6b84f0d9c35a1e8b0f47d62/c.html"
 NO_DATE = "http://www.news.cn/politics/20260515/e3a7c5019f6d4b2a8e0c7f5d3b9a1c84/c.html"

@@ -15,8 +15,8 @@ from archive_checks import exported_lines
 from conftest import LOCAL, crawl_args, read_post, run_scrapy, scrapy_command, scrapy_env
 
 from benchmarks.sitegen import article, generate
-from crawler.catalog import Catalog
-from crawler.lock import acquire
+from crawler.archive.catalog import Catalog
+from crawler.archive.lock import acquire
 
 
 def crawl(archive: Path, start_urls: list[str], proxy, *settings: str, summary: Path | None = None):

@@ -12,9 +12,16 @@ import pytest
 from conftest import read_post, require, run_scrapy, write_archive
 from site_checks import Page, parsed_feed, resolve, text_of
 
-from crawler.dates import BEIJING
+from crawler.archive.sitebuild import (
+    Day,
+    Post,
+    SiteBuilder,
+    archive_months,
+    newest_posts,
+    scan_days,
+)
 from crawler.items import Article
-from crawler.sitebuild import Day, Post, SiteBuilder, archive_months, newest_posts, scan_days
+from crawler.reading.dates import BEIJING
 
 JEKYLL = shutil.which("jekyll")
 NO_JEKYLL = "jekyll is not installed (apt-get install -y jekyll)"

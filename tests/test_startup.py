@@ -2,7 +2,7 @@
 
 from scrapy.settings import Settings
 
-from crawler.startup import LeanStartupAddon
+from crawler.addons.lean_startup import LeanStartupAddon
 
 COOKIES = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 REMOTE_CONTROL = "scrapy.extensions.remote_control.RemoteControl"

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from crawler.text import (
+from crawler.reading.text import (
     author_from_text,
     clean_names,
     clean_source,

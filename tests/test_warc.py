@@ -222,11 +222,11 @@ def test_import_of_another_tools_warc_gives_the_posts_of_a_crawl(tmp_path, repla
     } == crawled_posts
 
 
-# Runs ``scrapy`` with crawler/warc.py's os.write replaced: the CRASH_AT-th write of a WARC
+# Runs ``scrapy`` with crawler/archive/warc.py's os.write replaced: the CRASH_AT-th write of a WARC
 # record writes half of the record's gzip member, then the process is killed (SIGKILL).
 WARC_CRASH_HOOK = r"""
 import os, signal, sys, types
-import crawler.warc as warc
+import crawler.archive.warc as warc
 nth, seen = int(os.environ["CRASH_AT"]), [0]
 
 class HalfWrite(types.ModuleType):

@@ -10,7 +10,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
-from crawler.summary import write_failed_start
+from crawler.extensions.summary import write_failed_start
 from crawler.urls import is_http_url
 
 

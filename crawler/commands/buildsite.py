@@ -9,10 +9,10 @@ from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
+from crawler.archive.jekyll import SiteScaffold
+from crawler.archive.lock import ArchiveBusy
+from crawler.archive.sitebuild import JekyllMissing, SiteBuilder
 from crawler.commands import require_archive_dir
-from crawler.jekyll import SiteScaffold
-from crawler.lock import ArchiveBusy
-from crawler.sitebuild import JekyllMissing, SiteBuilder
 
 
 class Command(ScrapyCommand):

@@ -14,11 +14,11 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.catalog import Catalog, open_catalog
-from crawler.catalogsearch import ArticleFilter
+from crawler.archive.catalog import Catalog, open_catalog
+from crawler.archive.catalogsearch import ArticleFilter
+from crawler.archive.lock import ArchiveBusy
 from crawler.commands import reader_may_stop_early, require_archive_dir
-from crawler.lock import ArchiveBusy
-from crawler.profiles import GENERIC, SiteProfiles
+from crawler.reading.profiles import GENERIC, SiteProfiles
 
 _TITLE_MIN_WIDTH = 20  # terminal columns the title keeps on a narrow terminal
 

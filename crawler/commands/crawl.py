@@ -9,7 +9,7 @@ from scrapy.exceptions import UsageError
 
 from crawler import statskeys as keys
 from crawler.commands import require_archive_dir, require_http_urls
-from crawler.summary import write_failed_start
+from crawler.extensions.summary import write_failed_start
 
 
 class Command(ScrapyCrawlCommand):
@@ -17,7 +17,7 @@ class Command(ScrapyCrawlCommand):
         return (
             "Run a spider. Exits with status 1 when the run archived nothing and hit errors, "
             "could not run (archive locked by another run, Redis unreachable), or failed its "
-            "end-of-run monitors (crawler/monitors.py); see RUN_SUMMARY_FILE."
+            "end-of-run monitors (crawler/extensions/monitors.py); see RUN_SUMMARY_FILE."
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:

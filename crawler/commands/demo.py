@@ -11,8 +11,8 @@ from scrapy.commands import ScrapyCommand
 
 from crawler import statskeys as keys
 from crawler.commands import prefer_settings, require_archive_dir
+from crawler.extensions.summary import format_summary, run_summary
 from crawler.replay import ReplayProxy
-from crawler.summary import format_summary, run_summary
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site"
 PLANTED_DROPS = (
@@ -44,7 +44,8 @@ class Command(ScrapyCommand):
         super().process_options(args, opts)
         assert self.settings is not None
         # The replay proxy answers for the demo's hosts: the address guard need not look them
-        # up (crawler/addressguard.py), so the demo sends nothing beyond 127.0.0.1, DNS included.
+        # up (crawler/downloadermiddlewares/addressguard.py), so the demo sends nothing beyond
+        # 127.0.0.1, DNS included.
         replayed = sorted(folder.name for folder in DEMO_SITE.iterdir() if folder.is_dir())
         prefer_settings(self.settings, {**self.demo_settings, "FETCH_ALLOWED_HOSTS": replayed})
 

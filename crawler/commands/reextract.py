@@ -11,8 +11,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands import prefer_settings, require_archive_dir
-from crawler.profiles import SiteProfiles
-from crawler.summary import format_summary, run_summary
+from crawler.extensions.summary import format_summary, run_summary
+from crawler.reading.profiles import SiteProfiles
 
 
 class Command(ScrapyCommand):

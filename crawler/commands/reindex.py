@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.catalog import (
+from crawler.archive.catalog import (
     CATALOG_DIR,
     JSONL_EXPORT_DIR,
     Catalog,
@@ -17,10 +17,10 @@ from crawler.catalog import (
     rename_to_current_names,
     set_aside_if_damaged,
 )
+from crawler.archive.lock import ArchiveBusy, acquire
 from crawler.commands import require_archive_dir
-from crawler.dates import BEIJING
-from crawler.lock import ArchiveBusy, acquire
-from crawler.profiles import SiteProfiles
+from crawler.reading.dates import BEIJING
+from crawler.reading.profiles import SiteProfiles
 
 
 class Command(ScrapyCommand):

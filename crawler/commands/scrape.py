@@ -85,9 +85,14 @@ class Command(ScrapyCommand):
     }
     # Components a scrape does not use: left out of its component lists, not built and
     # reported "Disabled …" on every run. Switched off by hand (-s), they still say why.
-    unused: ClassVar[dict[str, list[str]]] = {"EXTENSIONS": ["crawler.monitors.CloseMonitorRunner"]}
+    unused: ClassVar[dict[str, list[str]]] = {
+        "EXTENSIONS": ["crawler.extensions.monitors.CloseMonitorRunner"]
+    }
     unused_with_stdout: ClassVar[dict[str, list[str]]] = {
-        "EXTENSIONS": ["crawler.lock.ArchiveLock", "crawler.history.ArchiveHistory"],
+        "EXTENSIONS": [
+            "crawler.archive.lock.ArchiveLock",
+            "crawler.archive.history.ArchiveHistory",
+        ],
         "ITEM_PIPELINES": ["pipelines.images.ImagePipeline", "pipelines.capture.CapturePipeline"],
     }
 

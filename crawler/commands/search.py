@@ -1,5 +1,5 @@
 """``scrapy search WORD [WORD ...]``: the archive's articles whose title or body holds every
-word, Chinese included (full-text search of the catalog, crawler/catalogsearch.py)."""
+word, Chinese included (full-text search of the catalog, crawler/archive/catalogsearch.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 from scrapy.exceptions import UsageError
 
-from crawler.catalog import Catalog
-from crawler.catalogsearch import ArticleFilter
+from crawler.archive.catalog import Catalog
+from crawler.archive.catalogsearch import ArticleFilter
 from crawler.commands.catalog import Command as CatalogCommand
 
 

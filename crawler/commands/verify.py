@@ -10,9 +10,9 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.utils.log import configure_logging
 
-from crawler.catalog import CATALOG_DIR, DATABASE, Catalog
-from crawler.profiles import SiteProfiles
-from crawler.warc import WARC_DIR, verify_captures
+from crawler.archive.catalog import CATALOG_DIR, DATABASE, Catalog
+from crawler.archive.warc import WARC_DIR, verify_captures
+from crawler.reading.profiles import SiteProfiles
 
 
 class Command(ScrapyCommand):

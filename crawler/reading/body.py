@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml.html import HtmlElement
 
-from crawler.text import strip_control_characters
+from crawler.reading.text import strip_control_characters
 
 # Elements whose content is never article text.
 SKIPPED_TAGS = frozenset(

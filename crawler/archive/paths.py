@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from crawler.dates import BEIJING
+from crawler.reading.dates import BEIJING
 
 _MAX_ID = 80
 _SAFE_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{_MAX_ID}}}$")

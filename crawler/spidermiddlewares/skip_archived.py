@@ -11,8 +11,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
-from crawler.catalog import Catalog
-from crawler.dates import BEIJING
+from crawler.archive.catalog import Catalog
+from crawler.reading.dates import BEIJING
 from crawler.requestmeta import ARTICLE_IDENTITY
 
 

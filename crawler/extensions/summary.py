@@ -32,7 +32,7 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import call_later
 
 from crawler import statskeys as keys
-from crawler.atomic import write_atomically
+from crawler.archive.atomic import write_atomically
 
 logger = logging.getLogger(__name__)
 # finish reasons that mean the crawl did not do its job
@@ -40,7 +40,7 @@ FAILED_REASONS = {
     "archive_locked",
     "archive_unwritable",
     "archive_dir_empty",  # refused by the command (crawler/commands)
-    "redis_unavailable",  # the shared frontier is gone (crawler/distributed.py)
+    "redis_unavailable",  # the shared frontier is gone (crawler/addons/distributed.py)
     "startup_failed",  # the crawl could not start (an error, logged)
 }
 NO_HOST_REACHABLE = "no host reachable: check the network or the proxy"

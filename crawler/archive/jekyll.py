@@ -13,8 +13,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from crawler.atomic import create_atomically
-from crawler.exporter import yaml_scalar
+from crawler.archive.atomic import create_atomically
+from crawler.archive.exporter import yaml_scalar
 
 TEMPLATE_DIR: Traversable = files("crawler") / "site_template"
 # Per category: its page (the posts' back link) and its Atom feed, by file suffix.

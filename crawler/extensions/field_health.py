@@ -17,7 +17,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
-from crawler.profiles import FIELDS
+from crawler.reading.profiles import FIELDS
 
 logger = logging.getLogger(__name__)
 OUTCOMES = ("primary", "fallback", "missing")

@@ -3,7 +3,7 @@
 ::
 
     from datetime import date
-    from crawler.archive_reader import iter_articles
+    from crawler.archive.reader import iter_articles
 
     for article in iter_articles("archive", since=date(2026, 5, 1), until=date(2026, 5, 31)):
         print(article.published, article.title, article.path)
@@ -25,8 +25,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from crawler.dates import BEIJING, parse_published
-from crawler.exporter import read_post
+from crawler.reading.dates import BEIJING, parse_published
+from crawler.archive.exporter import read_post
 
 logger = logging.getLogger(__name__)
 # Keys without which a file is no article (docs/archive-format.md, "Front matter").

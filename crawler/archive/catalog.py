@@ -24,19 +24,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.atomic import inside, replaced_atomically, write_atomically
-from crawler.catalogsearch import (
+from crawler.archive.atomic import inside, replaced_atomically, write_atomically
+from crawler.archive.catalogsearch import (
     ArticleFilter,
     clear_text,
     create_text_index,
     searchable_text,
     store_text,
 )
-from crawler.dates import BEIJING
-from crawler.exporter import read_front_matter, read_post, yaml_scalar
-from crawler.lock import acquire
-from crawler.paths import article_id_from_url, article_path
-from crawler.profiles import SiteProfiles
+from crawler.reading.dates import BEIJING
+from crawler.archive.exporter import read_front_matter, read_post, yaml_scalar
+from crawler.archive.lock import acquire
+from crawler.archive.paths import article_id_from_url, article_path
+from crawler.reading.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS revisions (
 CREATE INDEX IF NOT EXISTS revisions_by_article ON revisions (site, article_id);
 CREATE INDEX IF NOT EXISTS articles_by_path ON articles (path);
 CREATE INDEX IF NOT EXISTS articles_by_published ON articles (published, site, article_id);
--- scrapy catalog's filters (crawler/catalogsearch.py): a site's day in a large catalog
+-- scrapy catalog's filters (crawler/archive/catalogsearch.py): a site's day in a large catalog
 CREATE INDEX IF NOT EXISTS articles_by_site ON articles (site, published);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles (source, published);
 CREATE INDEX IF NOT EXISTS articles_by_category ON articles (category, published);
@@ -95,7 +95,7 @@ class CatalogEntry:
     first_archived: str = ""
     last_changed: str = ""
     complete: bool = True  # False: archived without continuation pages that failed
-    # Its capture (crawler/warc.py): the WARC file under _warc/ ("": none recorded), the
+    # Its capture (crawler/archive/warc.py): the WARC file under _warc/ ("": none recorded), the
     # offset of its first page's response record, its pages' payload digests.
     warc_file: str = ""
     warc_offset: int = 0
@@ -144,7 +144,7 @@ class Catalog:
         for column, declaration in _ADDED_COLUMNS.items():
             if column not in columns:  # catalogs written before the column existed
                 self.connection.execute(f"ALTER TABLE articles ADD COLUMN {column} {declaration}")
-        # Articles' text for full-text search (crawler/catalogsearch.py); False: not indexed
+        # Articles' text for full-text search (crawler/archive/catalogsearch.py); False: not indexed
         self.text_indexed = create_text_index(self.connection)
 
     def close(self) -> None:
@@ -200,7 +200,7 @@ class Catalog:
         A changed content hash adds a revision; the first archive time is kept. An entry
         without a capture keeps the one recorded; a new capture of an unchanged post is
         recorded without making the post ``updated``. ``text`` is what search reads of the
-        post (:func:`crawler.catalogsearch.searchable_text`); None keeps the one recorded.
+        post (:func:`crawler.archive.catalogsearch.searchable_text`); None keeps the one recorded.
         """
         stamp = now.isoformat(timespec="seconds")
         with self.connection:  # one transaction

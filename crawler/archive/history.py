@@ -22,9 +22,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 
-from crawler.atomic import create_atomically
-from crawler.jekyll import CATEGORY_TEMPLATES, TEMPLATE_DIR
-from crawler.summary import run_summary
+from crawler.archive.atomic import create_atomically
+from crawler.archive.jekyll import CATEGORY_TEMPLATES, TEMPLATE_DIR
+from crawler.extensions.summary import run_summary
 
 logger = logging.getLogger(__name__)
 # The crawler's own files stay out; dot-files are its lock, bookkeeping and writes in progress.
@@ -80,7 +80,7 @@ def _git(archive_dir: Path, *args: str) -> str:
 class ArchiveHistory:
     """Commits the archive at the end of each run that changed it (module docstring).
 
-    Runs before :class:`crawler.lock.ArchiveLock` lets the archive go (a lower priority in
+    Runs before :class:`crawler.archive.lock.ArchiveLock` lets the archive go (a lower priority in
     ``EXTENSIONS``), so that no other run writes while git reads the files.
     """
 

@@ -5,11 +5,11 @@ updated and skipped, the drops, the errors and the requests still queued, refres
 ``PROGRESS_INTERVAL`` seconds; a run over a known list of URLs (``scrapy scrape``) also
 shows ``N/M done`` and a bar. Log lines print above it. In cron, under Scrapyd or with a
 ``LOG_FILE``, stderr is no terminal and the run logs the periodic stats line instead
-(:class:`~crawler.summary.ArchiveProgress`, every ``LOGSTATS_INTERVAL``).
+(:class:`~crawler.extensions.summary.ArchiveProgress`, every ``LOGSTATS_INTERVAL``).
 
 tqdm draws the line: it has no dependencies, fits the line to the terminal's width, and
 ``tqdm.write`` prints a log line above the line and redraws it, which is how the console
-log handler shares stderr with it. The counts are the run summary's (crawler/summary.py),
+log handler shares stderr with it. The counts are the run summary's (crawler/extensions/summary.py),
 so the line and the summary at the end never disagree.
 """
 
@@ -28,7 +28,7 @@ from scrapy.settings import BaseSettings
 from tqdm import tqdm
 
 from crawler import statskeys as keys
-from crawler.summary import ArchiveProgress, run_summary
+from crawler.extensions.summary import ArchiveProgress, run_summary
 
 # Stats of an article that ended without an item: not fetched, or no HTML (spiders/base.py).
 _LOST_ARTICLE_STATS = (keys.ARTICLE_NOT_FETCHED, keys.NOT_HTML)
@@ -95,7 +95,7 @@ class CrawlProgress(ArchiveProgress):
 
 
 def progress_text(summary: dict[str, Any], queued: int | None, elapsed: float) -> str:
-    """The counts of the live line, from :func:`crawler.summary.run_summary`."""
+    """The counts of the live line, from :func:`crawler.extensions.summary.run_summary`."""
     rate = summary["pages"] / elapsed if elapsed > 0 else 0.0
     parts = [
         f"{summary['pages']} pages ({rate:.1f}/s)",

@@ -16,9 +16,9 @@ from lxml.etree import Element, XPath, _ElementUnicodeResult
 from lxml.html import HtmlElement, fragment_fromstring
 from parsel import Selector
 
-from crawler.body import BLOCK_TAGS, SKIPPED_TAGS
-from crawler.dates import date_strings, parse_published
-from crawler.text import collapse_whitespace, decode_js_string
+from crawler.reading.body import BLOCK_TAGS, SKIPPED_TAGS
+from crawler.reading.dates import date_strings, parse_published
+from crawler.reading.text import collapse_whitespace, decode_js_string
 
 _NOT_TEXT = {"script", "style", "noscript", "template", "option", "select", "textarea"}
 # Elements read as one short text (a headline, a date split over spans) hold at most 64

@@ -23,7 +23,7 @@ runs out of work puts back what was scheduled but never finished and is not held
 worker (at most ``DISTRIBUTED_RETRIES`` times each), so the surviving workers, or one
 restarted later, complete the run.
 
-When Redis goes away (:mod:`crawler.redislink`): a worker that cannot reach it at start does
+When Redis goes away (:mod:`crawler.addons.redislink`): a worker that cannot reach it at start does
 not crawl; one that loses it mid-run retries for ``DISTRIBUTED_REDIS_RETRY_SECONDS``, then
 stops with a failed summary, leaving what it had not finished to the next run.
 """
@@ -53,7 +53,7 @@ from crawler.items import Article
 from crawler.requestmeta import ARTICLE_IDENTITY, CONTINUATION_OF
 
 if TYPE_CHECKING:  # the distributed extra: imported once REDIS_URL is set
-    from crawler.redislink import RedisLink
+    from crawler.addons.redislink import RedisLink
 
 LOST_REASON = "redis_unavailable"  # the finish reason of a run that lost its Redis
 
@@ -64,11 +64,11 @@ class DistributedAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         if not settings.get("REDIS_URL"):
             return
-        from crawler.redislink import redis_params
+        from crawler.addons.redislink import redis_params
 
         run = settings.get("DISTRIBUTED_RUN") or "%(spider)s"
         for name, value in {
-            "SCHEDULER": "crawler.distributed.SharedScheduler",
+            "SCHEDULER": "crawler.addons.distributed.SharedScheduler",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
             "SCHEDULER_PERSIST": True,  # a worker leaving must not wipe the others' queue
             "SCHEDULER_QUEUE_KEY": f"{run}:requests",
@@ -94,7 +94,7 @@ class DistributedAddon:
 
 def redis_link(crawler: Crawler) -> RedisLink:
     """The guarded Redis connection of one component of the run (``REDIS_URL``)."""
-    from crawler.redislink import RedisLink  # the distributed extra
+    from crawler.addons.redislink import RedisLink  # the distributed extra
 
     return RedisLink(crawler, crawler.settings["REDIS_URL"])
 
@@ -127,7 +127,7 @@ class SharedArticleSet:
     it, so a worker that dies half-way never makes the others skip its article. Two workers
     racing on one article both write the same bytes to the same file, which the atomic
     rename makes harmless. Once Redis is given up on (the run is stopping,
-    :mod:`crawler.redislink`), articles still in the pipelines are archived on this
+    :mod:`crawler.addons.redislink`), articles still in the pipelines are archived on this
     worker's own count."""
 
     def __init__(self, link: RedisLink, run: str):
@@ -159,7 +159,7 @@ def _member(item: Article) -> str:
 
 class SharedScheduler(BaseScheduler):
     """scrapy-redis's scheduler (the shared frontier), every call through a
-    :class:`~crawler.redislink.RedisLink`.
+    :class:`~crawler.addons.redislink.RedisLink`.
 
     It is built when the spider opens, after Redis answered a PING: when it does not, the
     run stops at once, by ``CloseSpider`` at ``spider_opened`` (every component is open by

@@ -1,7 +1,7 @@
 """A distributed run's connection to Redis: retried for a while, then given up on cleanly.
 
 Every Redis client of a worker (scrapy-redis's scheduler and duplicate filter, and ours) is
-built from ``REDIS_PARAMS``, where :class:`~crawler.distributed.DistributedAddon` puts
+built from ``REDIS_PARAMS``, where :class:`~crawler.addons.distributed.DistributedAddon` puts
 :func:`redis_params`: redis-py's own ``Retry`` with exponential backoff, told by one
 :class:`RetryWindow` to go on retrying only while Redis has been failing for less than
 ``DISTRIBUTED_REDIS_RETRY_SECONDS``. A restart or a network blip is ridden out; a Redis that
@@ -37,7 +37,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis import defaults
 from scrapy_redis.connection import get_redis
 
-from crawler.distributed import LOST_REASON
+from crawler.addons.distributed import LOST_REASON
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

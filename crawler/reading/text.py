@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from crawler.dates import without_dates
+from crawler.reading.dates import without_dates
 
 _SPACE = re.compile(r"\s+")
 _LINE_BREAK = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]")

@@ -26,8 +26,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler import statskeys as keys
-from crawler.atomic import OutsideArchive
-from crawler.dates import BEIJING
+from crawler.archive.atomic import OutsideArchive
+from crawler.reading.dates import BEIJING
 
 logger = logging.getLogger(__name__)
 LOCK_FILE = ".lock"

@@ -40,10 +40,10 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import BufferWARCWriter
 
-from crawler.atomic import inside
-from crawler.catalog import CatalogEntry
+from crawler.archive.atomic import inside
+from crawler.archive.catalog import CatalogEntry
 from crawler.items import Capture, HttpExchange
-from crawler.profiles import SiteProfiles
+from crawler.reading.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)
 

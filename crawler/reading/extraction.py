@@ -21,20 +21,20 @@ from lxml.html import HtmlElement, fragment_fromstring
 from parsel import Selector
 from parsel.csstranslator import HTMLTranslator
 
-from crawler.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
-from crawler.dates import parse_published
 from crawler.drops import PageTooComplex, UndecodablePage
-from crawler.encoding import undecodable
-from crawler.heuristics import (
+from crawler.items import Article, RawPage
+from crawler.reading.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
+from crawler.reading.dates import parse_published
+from crawler.reading.encoding import undecodable
+from crawler.reading.heuristics import (
     confirmed_title_cut,
     densest_block,
     headline,
     visible_date,
     visible_source,
 )
-from crawler.items import Article, RawPage
-from crawler.profiles import FieldRule, SiteProfile
-from crawler.text import (
+from crawler.reading.profiles import FieldRule, SiteProfile
+from crawler.reading.text import (
     author_from_text,
     clean_source,
     clean_title,

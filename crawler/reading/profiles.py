@@ -30,8 +30,8 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from crawler import yamlio
-from crawler.paths import article_id_from_url, host_article_id
+from crawler.archive.paths import article_id_from_url, host_article_id
+from crawler.reading import yamlio
 
 GENERIC = "generic"
 FIELDS = ("title", "published", "source", "author", "editor", "body")
@@ -51,7 +51,7 @@ class FieldRule:
     ``css`` / ``xpath``: a selector; ``jsonld``: a key path in the page's JSON-LD;
     ``regex``: a pattern over the page source whose group ``value`` (or group 1) is the
     value, unescaped as a JavaScript string with ``decode: js``; ``heuristic``: one of
-    the built-in generic strategies in :mod:`crawler.heuristics`.
+    the built-in generic strategies in :mod:`crawler.reading.heuristics`.
     """
 
     kind: str

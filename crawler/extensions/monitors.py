@@ -40,7 +40,7 @@ from spidermon.contrib.utils.spider import get_spider_name
 from spidermon.core.actions import Action
 
 from crawler import statskeys as keys
-from crawler.extensions import field_counts
+from crawler.extensions.field_health import field_counts
 
 REQUIRED_FIELDS = ("title", "published", "body")
 

@@ -8,8 +8,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from crawler import yamlio
-from crawler.text import collapse_whitespace
+from crawler.reading import yamlio
+from crawler.reading.text import collapse_whitespace
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 

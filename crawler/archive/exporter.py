@@ -34,8 +34,8 @@ from typing import IO, Any
 import yaml
 from scrapy.exporters import BaseItemExporter
 
-from crawler import yamlio
-from crawler.dates import format_published
+from crawler.reading import yamlio
+from crawler.reading.dates import format_published
 from crawler.items import Article
 
 # libyaml's emitter is about five times faster than the pure-Python one; output is the same.
