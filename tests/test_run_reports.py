@@ -34,7 +34,9 @@ from crawler.extensions.summary import NO_HOST_REACHABLE
 DEMO_ARTICLE = "http://www.news.cn/politics/20260511/7d2c9a41e6b84f0d9c35a1e8b0f47d62/c.html"
 # The hosts the tests name are served by the proxy: the address guard need not look them up.
 SERVED = ["-s", "FETCH_ALLOWED_HOSTS=www.news.cn"]
-SUMMARY_LINE = re.compile(r"^\S+ \S+ \[crawler\.extensions\.summary\] (INFO|ERROR): Run (ok|failed): ")
+SUMMARY_LINE = re.compile(
+    r"^\S+ \S+ \[crawler\.extensions\.summary\] (INFO|ERROR): Run (ok|failed): "
+)
 ERROR_RATE = re.compile(r"AssertionError: .* : (\d+) errors in (\d+) pages")
 
 
