@@ -32,10 +32,10 @@ from crawler.archive.catalogsearch import (
     searchable_text,
     store_text,
 )
-from crawler.reading.dates import BEIJING
 from crawler.archive.exporter import read_front_matter, read_post, yaml_scalar
 from crawler.archive.lock import acquire
 from crawler.archive.paths import article_id_from_url, article_path
+from crawler.reading.dates import BEIJING
 from crawler.reading.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)

@@ -43,10 +43,10 @@ from urllib.parse import unquote
 
 import yaml
 
-from crawler.reading import yamlio
 from crawler.archive.atomic import write_atomically
 from crawler.archive.exporter import read_front_matter
 from crawler.archive.lock import acquire
+from crawler.reading import yamlio
 
 BUILD_DIR = "_build"
 SITE_DIR = "_site"
