@@ -35,7 +35,7 @@ from crawler.archive.catalogsearch import (
 from crawler.archive.exporter import read_front_matter, read_post, yaml_scalar
 from crawler.archive.lock import acquire
 from crawler.archive.paths import article_id_from_url, article_path
-from crawler.reading.dates import BEIJING
+from crawler.reading.dates import BEIJING, parse_front_matter_date
 from crawler.reading.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)
@@ -556,4 +556,4 @@ def _posts(archive_dir: Path) -> Iterator[Path]:
 
 
 def _post_date(meta: dict[str, Any]) -> datetime:
-    return datetime.strptime(str(meta["date"]), "%Y-%m-%d %H:%M:%S %z")
+    return parse_front_matter_date(meta["date"])

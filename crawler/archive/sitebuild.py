@@ -47,6 +47,7 @@ from crawler.archive.atomic import write_atomically
 from crawler.archive.exporter import read_front_matter
 from crawler.archive.lock import acquire
 from crawler.reading import yamlio
+from crawler.reading.dates import parse_front_matter_date
 
 BUILD_DIR = "_build"
 SITE_DIR = "_site"
@@ -511,10 +512,8 @@ def _read_post(path: Path) -> Post:
 
 
 def _post_time(value: object, name: str) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
     try:
-        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S %z").timestamp()
+        return parse_front_matter_date(value).timestamp()
     except ValueError:  # no usable date: the file name's day, as Jekyll falls back to
         match = _POST_NAME.match(name)
         assert match is not None
