@@ -24,6 +24,7 @@ from twisted.python.threadpool import ThreadPool
 
 from crawler.archive.atomic import (
     OutsideArchive,
+    create_atomically,
     inside,
     remove_stale_temporaries,
     write_atomically,
@@ -286,8 +287,14 @@ class ArchivePipeline:
             existing = path.read_bytes()
         except FileNotFoundError:
             data = self.serialize(article)
-            write_atomically(path, data, make_parents=False)
-            return data, "new"
+            if not self.shared:
+                write_atomically(path, data, make_parents=False)
+                return data, "new"
+            # Workers of one run may race on an article that two list pages link to: the
+            # first to create the file archived it; the others compare with its bytes.
+            if create_atomically(path, data, root=self.archive_dir, fsync=True):
+                return data, "new"
+            existing = path.read_bytes()
         recorded = _front_matter(existing)
         self._refuse_another_article(path, recorded, article)
         recorded_url = recorded.get("source_url")

@@ -71,7 +71,7 @@ def replaced_atomically(
         raise
 
 
-def create_atomically(path: Path, data: bytes, *, root: Path) -> bool:
+def create_atomically(path: Path, data: bytes, *, root: Path, fsync: bool = False) -> bool:
     """Create ``path`` with ``data`` unless it exists; never replaces a file. Returns True
     when this call created it. ``path`` must stay inside ``root`` (see :func:`inside`).
 
@@ -80,7 +80,11 @@ def create_atomically(path: Path, data: bytes, *, root: Path) -> bool:
     """
     inside(root, path).parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    temporary.write_bytes(data)
+    with temporary.open("wb") as file:
+        file.write(data)
+        if fsync:
+            file.flush()
+            os.fsync(file.fileno())
     try:
         os.link(temporary, path)
     except FileExistsError:
