@@ -112,6 +112,7 @@ class _End(Enum):
 
     PARAGRAPH = "a paragraph break"
     UNREAD = "nothing: its content is not read"
+    LINK = "the end of a link"
 
 
 _INDENT_CHARACTER = "[\\s\u3000\u2003\u2002\xa0]"
@@ -137,11 +138,35 @@ _META_LABEL = re.compile(
 
 
 def paragraphs_from_element(element: HtmlElement, base_url: str) -> list[str]:
-    """The blocks of ``element`` as paragraph HTML strings (not yet tidied)."""
+    """The blocks of ``element`` as paragraph HTML strings (not yet tidied), without the
+    links that follow the text (see :func:`_without_trailing_links`)."""
     walker = _ParagraphWalker(base_url)
     walker.walk(element)
     walker.flush()
-    return walker.paragraphs
+    return _without_trailing_links(walker.paragraphs, walker.link_only)
+
+
+def _without_trailing_links(paragraphs: list[str], link_only: list[bool]) -> list[str]:
+    """``paragraphs`` without those after the last line of prose whose whole text is a link
+    (a promotion, another article's headline); pictures stay. A body with no prose outside
+    links (a list of headlines) is kept whole."""
+    last_prose = next(
+        (
+            index
+            for index in range(len(paragraphs) - 1, -1, -1)
+            if not link_only[index] and _is_prose(paragraph_text(paragraphs[index]))
+        ),
+        None,
+    )
+    if last_prose is None:
+        return paragraphs
+    return paragraphs[: last_prose + 1] + [
+        paragraph
+        for paragraph, linked in zip(
+            paragraphs[last_prose + 1 :], link_only[last_prose + 1 :], strict=True
+        )
+        if not linked
+    ]
 
 
 def paragraphs_from_text(text: str) -> list[str]:
@@ -156,19 +181,33 @@ class _ParagraphWalker:
     def __init__(self, base_url: str):
         self.base_url = base_url
         self.paragraphs: list[str] = []
+        self.link_only: list[bool] = []  # per paragraph: all its text inside links
         self.pieces: list[str] = []
         self._holding_blocks: set[HtmlElement] | None = None
+        self._link_depth = 0
+        self._linked_text = self._unlinked_text = False  # in the paragraph being read
 
     def flush(self) -> None:
         if self.pieces:
-            lines = _INDENTED_LINE.split("".join(self.pieces))
+            joined = "".join(self.pieces)
+            lines = _INDENTED_LINE.split(joined)
             self.paragraphs.extend(f"<p>{line}</p>" for line in lines)
+            link_only = self._linked_text and not self._unlinked_text and "<img " not in joined
+            self.link_only.extend([link_only] * len(lines))
             self.pieces.clear()
+        self._linked_text = self._unlinked_text = False
+
+    def text(self, text: str) -> None:
+        self.pieces.append(escape(text, quote=False))
+        if not text.isspace():
+            if self._link_depth:
+                self._linked_text = True
+            else:
+                self._unlinked_text = True
 
     def walk(self, root: HtmlElement) -> None:
-        pieces = self.pieces
         if root.text:
-            pieces.append(escape(root.text, quote=False))
+            self.text(root.text)
         # (element, its children still to read, what ends it); the root's own tail is not
         # part of the body. A childless element is read at once, without the stack.
         stack: list[tuple[HtmlElement, Iterator[HtmlElement], str | _End | None]] = [
@@ -180,18 +219,18 @@ class _ParagraphWalker:
                 opened = self.start(child, root)
                 if opened is not _End.UNREAD:
                     if child.text:
-                        pieces.append(escape(child.text, quote=False))
+                        self.text(child.text)
                     if len(child):
                         stack.append((child, iter(child), opened))
                         break
                     self.end(opened)
                 if child.tail:
-                    pieces.append(escape(child.tail, quote=False))
+                    self.text(child.tail)
             else:  # all its children read
                 stack.pop()
                 self.end(end)
                 if stack and element.tail:
-                    pieces.append(escape(element.tail, quote=False))
+                    self.text(element.tail)
 
     def start(self, element: HtmlElement, root: HtmlElement) -> str | _End | None:
         """Opens ``element``; returns what ends it (a closing tag, a paragraph break, nothing)."""
@@ -211,6 +250,9 @@ class _ParagraphWalker:
             name = INLINE_KEPT[tag]
             self.pieces.append(f"<{name}>")
             return f"</{name}>"
+        if tag == "a" and element.get("href"):
+            self._link_depth += 1  # its text stays, marked as a link's
+            return _End.LINK
         # span, a, font and other wrappers: their text stays. So does the text libxml2 nests
         # inside embed, source, track, param, wbr and keygen (void in HTML5, not to libxml2).
         return None
@@ -218,6 +260,8 @@ class _ParagraphWalker:
     def end(self, end: str | _End | None) -> None:
         if end is _End.PARAGRAPH:
             self.flush()
+        elif end is _End.LINK:
+            self._link_depth -= 1
         elif end:
             self.pieces.append(end)
 
