@@ -34,13 +34,12 @@ from crawler.archive.catalogsearch import (
 )
 from crawler.archive.exporter import read_front_matter, read_post, yaml_scalar
 from crawler.archive.lock import acquire
-from crawler.archive.paths import article_id_from_url, article_path
+from crawler.archive.paths import CATALOG_DIR, POSTS_DIR, article_id_from_url, article_path
 from crawler.reading.dates import BEIJING, parse_front_matter_date
 from crawler.reading.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)
 
-CATALOG_DIR = "_catalog"
 DATABASE = "catalog.sqlite"
 JSONL_EXPORT = "articles.jsonl"  # the export of earlier versions, one file
 JSONL_EXPORT_DIR = "articles"  # the export, one file per publication day: YYYY/MM/DD.jsonl
@@ -542,7 +541,7 @@ def _with_article_id(post: bytes, article_id: str) -> bytes:
 def _posts(archive_dir: Path) -> Iterator[Path]:
     """The archive's posts, in name order (dot-files are writes in progress), one folder
     listed at a time: a post moved meanwhile into a folder not yet listed is met there."""
-    folders = [archive_dir / "_posts"]
+    folders = [archive_dir / POSTS_DIR]
     while folders:
         folder = folders.pop()
         entries = sorted(folder.iterdir()) if folder.is_dir() else []

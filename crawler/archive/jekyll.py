@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crawler.archive.atomic import create_atomically
 from crawler.archive.exporter import yaml_scalar
+from crawler.archive.paths import CATEGORY_DIR
 
 TEMPLATE_DIR: Traversable = files("crawler") / "site_template"
 # Per category: its page (the posts' back link) and its Atom feed, by file suffix.
@@ -52,7 +53,7 @@ class SiteScaffold:
         self._categories.add(slug)
         created = []
         for suffix, template_name in CATEGORY_TEMPLATES.items():
-            target = self.archive_dir / "category" / f"{slug}{suffix}"
+            target = self.archive_dir / CATEGORY_DIR / f"{slug}{suffix}"
             if target.exists():
                 continue
             template = (self.template_dir / template_name).read_text(encoding="utf-8")

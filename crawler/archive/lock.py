@@ -27,10 +27,10 @@ from scrapy.utils.defer import deferred_from_coro
 
 from crawler import statskeys as keys
 from crawler.archive.atomic import OutsideArchive
+from crawler.archive.paths import LOCK_FILE
 from crawler.reading.dates import BEIJING
 
 logger = logging.getLogger(__name__)
-LOCK_FILE = ".lock"
 
 
 class ArchiveBusy(Exception):

@@ -1,4 +1,8 @@
-"""Article IDs and where an article lives in the archive."""
+"""Article IDs, the names of the archive folder's parts, and where an article lives in it.
+
+The names are the layout of docs/archive-format.md; :class:`crawler.archive.folder.Archive`
+joins them to an archive's folder for the rest of the crawler.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,15 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from crawler.reading.dates import BEIJING
+
+POSTS_DIR = "_posts"  # YYYY/MM/DD/<post>.md
+ASSETS_DIR = "assets"  # published with the posts: images/<sha1>.<type>
+CATEGORY_DIR = "category"  # a page and a feed per category, Jekyll's
+CATALOG_DIR = "_catalog"  # catalog.sqlite and the JSON Lines export
+WARC_DIR = "_warc"  # the captures
+SITE_DIR = "_site"  # the built site (scrapy buildsite)
+BUILD_DIR = "_build"  # the site build's parts and state
+LOCK_FILE = ".lock"  # held by the run writing the archive
 
 _MAX_ID = 80
 _SAFE_ID = re.compile(rf"^[A-Za-z0-9_-]{{1,{_MAX_ID}}}$")
@@ -70,5 +83,5 @@ def article_path(archive_dir: Path, published: datetime, article_id: str, prefix
         raise ValueError(f"unsafe file name prefix {prefix!r}")
     day = published.astimezone(BEIJING)
     name = f"{prefix}-{article_id}" if prefix else article_id
-    folder = archive_dir / "_posts" / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
+    folder = archive_dir / POSTS_DIR / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
     return folder / f"{day:%Y-%m-%d}-{name}.md"

@@ -25,8 +25,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from crawler.reading.dates import BEIJING, parse_published
 from crawler.archive.exporter import read_post
+from crawler.archive.paths import POSTS_DIR
+from crawler.reading.dates import BEIJING, parse_published
 
 logger = logging.getLogger(__name__)
 # Keys without which a file is no article (docs/archive-format.md, "Front matter").
@@ -108,7 +109,7 @@ def iter_articles(
     lowest = _instant(since, time.min) if since is not None else None
     highest = _instant(until, time.max) if until is not None else None
     days = (lowest.date() if lowest else None, highest.date() if highest else None)
-    for folder in _day_folders(archive / "_posts", (), days, newest_first):
+    for folder in _day_folders(archive / POSTS_DIR, (), days, newest_first):
         day = []
         for path in folder.glob("*.md"):
             if path.name.startswith("."):

@@ -46,11 +46,10 @@ import yaml
 from crawler.archive.atomic import write_atomically
 from crawler.archive.exporter import read_front_matter
 from crawler.archive.lock import acquire
+from crawler.archive.paths import ASSETS_DIR, BUILD_DIR, POSTS_DIR, SITE_DIR
 from crawler.reading import yamlio
 from crawler.reading.dates import parse_front_matter_date
 
-BUILD_DIR = "_build"
-SITE_DIR = "_site"
 STATE_FILE = "state.json"
 CONFIG_FILE = "_config.yml"
 # Bumped when a change here changes what a part produces: every part is rebuilt once.
@@ -58,7 +57,7 @@ FORMAT = 1
 # The home page lists the newest 100 posts, a category page and feed the newest of the category.
 ROOT_POSTS = 100
 TEMPLATE_DIRS = ("_layouts", "_includes", "_data", "_sass")
-IMAGES_DIR = Path("assets", "images")
+IMAGES_DIR = Path(ASSETS_DIR, "images")
 DAY_PAGES_DIR = "archive"  # /archive/YYYY/MM/DD.html
 # A page of the root listing the URLs of the posts it read: their pages are the parts' to write.
 ROOT_POST_LIST = "buildsite-root-posts.txt"
@@ -177,7 +176,7 @@ class SiteBuilder:
 
     def _build(self, jekyll: str, changed_only: bool) -> BuildReport:
         state = _load_state(self.build_dir / STATE_FILE)
-        days = scan_days(self.archive_dir / "_posts", state.get("days", {}))
+        days = scan_days(self.archive_dir / POSTS_DIR, state.get("days", {}))
         parts = self.plan(days)
         built_parts: dict[str, Any] = state.get("parts", {})
         todo = [
@@ -298,8 +297,8 @@ class SiteBuilder:
                 _link(self.archive_dir / relative, src / relative)
             for day, post in part.posts:
                 _link(
-                    self.archive_dir / "_posts" / day.key / post.name,
-                    src / "_posts" / day.key / post.name,
+                    self.archive_dir / POSTS_DIR / day.key / post.name,
+                    src / POSTS_DIR / day.key / post.name,
                 )
             (src / ROOT_POST_LIST).write_text(ROOT_POST_LIST_PAGE, encoding="utf-8")
             extra["archive_months"] = archive_months(part.days)
@@ -307,8 +306,8 @@ class SiteBuilder:
             for day in part.days:
                 for post in day.posts:
                     _link(
-                        self.archive_dir / "_posts" / day.key / post.name,
-                        src / "_posts" / day.key / post.name,
+                        self.archive_dir / POSTS_DIR / day.key / post.name,
+                        src / POSTS_DIR / day.key / post.name,
                     )
                 page = src / day.page
                 page.parent.mkdir(parents=True, exist_ok=True)

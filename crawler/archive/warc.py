@@ -42,12 +42,12 @@ from warcio.warcwriter import BufferWARCWriter
 
 from crawler.archive.atomic import inside
 from crawler.archive.catalog import CatalogEntry
+from crawler.archive.paths import WARC_DIR
 from crawler.items import Capture, HttpExchange
 from crawler.reading.profiles import SiteProfiles
 
 logger = logging.getLogger(__name__)
 
-WARC_DIR = "_warc"
 # Extension fields of the project's response records (WARC 1.1 allows named fields of one's
 # own): a continuation page names the record of its article's first page, and the first
 # page lists the continuation pages that could not be fetched.
