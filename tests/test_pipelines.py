@@ -143,19 +143,19 @@ def test_archive_writes_post_and_catalogs_it(tmp_path):
 
 
 def test_two_workers_racing_on_one_article_count_it_new_once(tmp_path, monkeypatch):
-    import pipelines.archive as archive_stage
+    import crawler.archive.folder as archive_folder
 
     settings = dict(ARCHIVE_DIR=str(tmp_path), ARCHIVE_CATALOG=False, ARCHIVE_LOCK_SHARED=True)
     first, second = (ArchivePipeline.from_crawler(project_crawler(**settings)) for _ in "ab")
-    create = archive_stage.create_atomically
+    create = archive_folder.create_atomically
 
     def the_other_worker_creates_it_first(path, data, **options):
-        monkeypatch.setattr(archive_stage, "create_atomically", create)
+        monkeypatch.setattr(archive_folder, "create_atomically", create)
         assert first.write_article(article())[1] == "new"
         return create(path, data, **options)
 
     # Both found no file; the first to create it archived it, the second compares bytes.
-    monkeypatch.setattr(archive_stage, "create_atomically", the_other_worker_creates_it_first)
+    monkeypatch.setattr(archive_folder, "create_atomically", the_other_worker_creates_it_first)
     path, outcome, _ = second.write_article(article())
     assert outcome == "unchanged" and len(list(tmp_path.rglob("*.md"))) == 1
     assert not list(path.parent.glob(".*"))  # no temporary file left
