@@ -73,8 +73,9 @@ EXTENSIONS = {
     "crawler.extensions.progress.CrawlProgress": 0,
     "crawler.extensions.fetchlog.HostFailureLog": 0,
     "crawler.extensions.fetchlog.SilentWaitNotice": 0,
-    "crawler.archive.history.ArchiveHistory": 90,  # commits before the lock is let go (100)
-    "crawler.archive.lock.ArchiveLock": 100,
+    # commits before the lock is let go (100)
+    "crawler.extensions.archive_history.ArchiveHistory": 90,
+    "crawler.extensions.archive_lock.ArchiveLock": 100,
     # Counts the run as the spider closes, before any monitor (530 here, 500 for Spidermon's
     # own extension) logs its failures; logs its line when the engine stops: the run's last.
     "crawler.extensions.summary.RunSummary": 400,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -17,7 +16,8 @@ from twisted.python.threadpool import ThreadPool
 
 from crawler import __version__
 from crawler.archive.catalog import Catalog
-from crawler.archive.warc import WARC_DIR, WarcWriter, capture_digest
+from crawler.archive.folder import Archive
+from crawler.archive.warc import WarcWriter, capture_digest
 from crawler.items import Article, Capture
 
 logger = logging.getLogger(__name__)
@@ -37,12 +37,12 @@ class CapturePipeline:
     """
 
     def __init__(
-        self, archive_dir: Path, stats: StatsCollector, *, max_bytes: int, use_catalog: bool
+        self, archive: Archive, stats: StatsCollector, *, max_bytes: int, use_catalog: bool
     ):
-        self.archive_dir = archive_dir
+        self.archive = archive
         self.stats = stats
         self.writer = WarcWriter(
-            archive_dir, max_bytes=max_bytes, software=f"xinhua-archiver/{__version__}"
+            archive.root, max_bytes=max_bytes, software=f"xinhua-archiver/{__version__}"
         )
         self.use_catalog = use_catalog
         self._catalog: Catalog | None = None
@@ -56,7 +56,7 @@ class CapturePipeline:
             raise NotConfigured("ARCHIVE_WARC is off (or nothing is archived)")
         assert crawler.stats is not None
         return cls(
-            Path(settings["ARCHIVE_DIR"]),
+            Archive.from_settings(settings),
             crawler.stats,
             max_bytes=settings.getint("ARCHIVE_WARC_MAX_BYTES"),
             use_catalog=settings.getbool("ARCHIVE_CATALOG"),
@@ -104,13 +104,13 @@ class CapturePipeline:
             return None
         try:
             if self._catalog is None:
-                self._catalog = Catalog(self.archive_dir)
+                self._catalog = self.archive.catalog()
             entry = self._catalog.get(item.site, item.article_id)
         except sqlite3.Error:  # the archive stage reports a damaged catalog
             return None
         if entry is None or not entry.warc_file:
             return None
-        if not (self.archive_dir / WARC_DIR / entry.warc_file).is_file():
+        if not (self.archive.warc / entry.warc_file).is_file():
             return None
         return Capture(entry.warc_file, entry.warc_offset, entry.warc_digest)
 
@@ -122,6 +122,6 @@ class CapturePipeline:
         logger.error(
             "Capture of %s not written to %s: %s (further failures are counted: warc/failed)",
             item.url,
-            self.archive_dir / WARC_DIR,
+            self.archive.warc,
             (error.strerror or error) if error else "unknown error",
         )

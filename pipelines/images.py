@@ -29,6 +29,7 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from crawler.archive.atomic import write_atomically
+from crawler.archive.folder import Archive
 from crawler.items import Article
 
 logger = logging.getLogger(__name__)
@@ -164,7 +165,9 @@ class ImagePipeline(FilesPipeline):
             raise NotConfigured("ARCHIVE_IMAGES is off: article images keep their original URLs")
         if settings.getbool("ARCHIVE_TO_STDOUT"):
             raise NotConfigured("nothing is archived (ARCHIVE_TO_STDOUT)")
-        store = Path(settings["ARCHIVE_DIR"]).resolve() / "assets"
+        # Not resolved through assets/: a link planted there is refused by the store's
+        # writes (AtomicFilesStore), not followed out of the archive.
+        store = Archive.from_settings(settings).resolved().assets
         try:
             return cls(
                 str(store),

@@ -15,9 +15,9 @@ from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.settings import BaseSettings
 
-from crawler.archive.catalog import Catalog, CatalogEntry
+from crawler.archive.catalog import CatalogEntry
+from crawler.archive.folder import Archive
 from crawler.archive.warc import (
-    WARC_DIR,
     CapturedPage,
     DamagedCapture,
     WarcSource,
@@ -107,13 +107,13 @@ class WarcSpider(ArticleSpider):
 
     def _captured_pages(self) -> Iterator[RawPage]:
         """The archive's articles as their catalog rows' captures hold them."""
-        archive_dir = Path(self.settings["ARCHIVE_DIR"])
-        for entry in self._selected_entries(archive_dir):
+        archive = Archive.from_settings(self.settings)
+        for entry in self._selected_entries(archive):
             if not entry.warc_file:
                 self._count("reextract/no_capture")
                 continue
             try:
-                source = WarcSource(archive_dir / WARC_DIR / entry.warc_file)
+                source = WarcSource(archive.warc / entry.warc_file)
                 # One payload digest per page: no record after the article's is read.
                 pages = read_article_pages(
                     source, entry.warc_offset, len(entry.warc_digest.split())
@@ -127,10 +127,10 @@ class WarcSpider(ArticleSpider):
                 page.capture = Capture(entry.warc_file, entry.warc_offset, entry.warc_digest)
                 yield page
 
-    def _selected_entries(self, archive_dir: Path) -> list[CatalogEntry]:
+    def _selected_entries(self, archive: Archive) -> list[CatalogEntry]:
         """The catalog rows asked for, read at once: no read transaction stays open while
         the archive stage writes."""
-        catalog = Catalog(archive_dir)
+        catalog = archive.catalog()
         try:
             return [
                 entry

@@ -36,6 +36,15 @@ def test_the_parts_of_the_folder_are_where_the_format_says(part, relative):
     assert getattr(Archive(Path("archive")), part) == Path("archive", relative)
 
 
+def test_the_real_folder_follows_a_link_to_the_archive_and_none_in_it(tmp_path):
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "archive").symlink_to(tmp_path / "disk")
+    (tmp_path / "disk" / "assets").symlink_to(tmp_path)
+    resolved = Archive(tmp_path / "archive").resolved()
+    assert resolved.root == tmp_path.resolve() / "disk"
+    assert resolved.assets == tmp_path.resolve() / "disk" / "assets"
+
+
 def test_a_post_path_and_its_catalog_form_go_both_ways(tmp_path):
     archive = Archive(tmp_path)
     path = archive.post_path(PUBLISHED, "content_1", "gmw")

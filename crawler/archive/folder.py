@@ -48,6 +48,10 @@ class Archive:
         """The archive ``ARCHIVE_DIR`` names."""
         return cls(Path(settings["ARCHIVE_DIR"]))
 
+    def resolved(self) -> Archive:
+        """The same archive by its real path: links to the folder followed, none inside it."""
+        return Archive(self.root.resolve())
+
     @property
     def posts(self) -> Path:
         return self.root / POSTS_DIR

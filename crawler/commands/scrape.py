@@ -90,8 +90,8 @@ class Command(ScrapyCommand):
     }
     unused_with_stdout: ClassVar[dict[str, list[str]]] = {
         "EXTENSIONS": [
-            "crawler.archive.lock.ArchiveLock",
-            "crawler.archive.history.ArchiveHistory",
+            "crawler.extensions.archive_lock.ArchiveLock",
+            "crawler.extensions.archive_history.ArchiveHistory",
         ],
         "ITEM_PIPELINES": ["pipelines.images.ImagePipeline", "pipelines.capture.CapturePipeline"],
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -12,6 +11,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.archive.catalog import Catalog
+from crawler.archive.folder import Archive
 from crawler.reading.dates import BEIJING
 from crawler.requestmeta import ARTICLE_IDENTITY
 
@@ -29,9 +29,9 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
     (``incremental/archived_this_run``): they are not articles the archive held before.
     """
 
-    def __init__(self, crawler: Crawler, archive_dir: Path, window: timedelta):
+    def __init__(self, crawler: Crawler, archive: Archive, window: timedelta):
         super().__init__(crawler)
-        self.archive_dir = archive_dir
+        self.archive = archive
         self.window = window
         self._catalog: Catalog | None = None
         self._skipped: set[tuple[str, str]] = set()
@@ -44,7 +44,7 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
         if not settings.getbool("INCREMENTAL_ENABLED"):
             raise NotConfigured("INCREMENTAL_ENABLED is off: every article is fetched")
         window = timedelta(days=settings.getfloat("INCREMENTAL_REVISIT_DAYS"))
-        return cls(crawler, Path(settings["ARCHIVE_DIR"]), window)
+        return cls(crawler, Archive.from_settings(settings), window)
 
     def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
         key = request.meta.get(ARTICLE_IDENTITY)
@@ -70,7 +70,7 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = Catalog(self.archive_dir)
+            self._catalog = self.archive.catalog()
         return self._catalog
 
     def spider_closed(self) -> None:
