@@ -138,3 +138,35 @@ def test_long_runs_of_spaces_are_tidied_in_linear_time():
 )
 def test_without_leading_furniture(paragraphs, expected):
     assert without_leading_furniture(paragraphs, "大会召开 部署任务") == expected
+
+
+PROSE = "<p>正文最后一段，说完了。</p>"
+
+
+@pytest.mark.parametrize(
+    ("html_text", "expected"),
+    [
+        # links after the text go; a picture in a link, and plain lines, stay
+        (
+            f'{PROSE}<p><a href="/p/1.html"><img src="/a.jpg"></a></p>'
+            '<p><b><a href="/x.html">征集写手！快来参加活动吧</a></b></p><p>投稿信箱：a@b.cn</p>',
+            [PROSE, '<p><img src="http://www.news.cn/a.jpg"></p>', "<p>投稿信箱：a@b.cn</p>"],
+        ),
+        # a link between lines of prose stays, and so does a body that is only links
+        (f'<p><a href="/t/">专题</a></p>{PROSE}', ["<p>专题</p>", PROSE]),
+        (
+            '<p><a href="/1.html">一</a></p><p><a href="/2.html">二</a></p>',
+            ["<p>一</p>", "<p>二</p>"],
+        ),
+        # a line that ends the body (body_end_lines), and the links after it, are left whole
+        (
+            f'{PROSE}<p><a href="/app/">相关阅读</a></p><p><a href="/2.html">二</a></p>',
+            [PROSE, "<p>相关阅读</p>", "<p>二</p>"],
+        ),
+    ],
+)
+def test_links_after_the_text_are_not_body(html_text, expected):
+    element = Selector(text=f"<div id='body'>{html_text}</div>").css("#body")[0].root
+    ends_body = line_filter([re.compile("^相关阅读")])
+    raw = paragraphs_from_element(element, BASE, ends_body)
+    assert [p for p in (clean_paragraph(p, EDITOR_LINES) for p in raw) if p] == expected

@@ -137,13 +137,26 @@ _META_LABEL = re.compile(
 )
 
 
-def paragraphs_from_element(element: HtmlElement, base_url: str) -> list[str]:
+def paragraphs_from_element(
+    element: HtmlElement, base_url: str, ends_body: Callable[[str], bool] = lambda _: False
+) -> list[str]:
     """The blocks of ``element`` as paragraph HTML strings (not yet tidied), without the
-    links that follow the text (see :func:`_without_trailing_links`)."""
+    links that follow the text (see :func:`_without_trailing_links`). A paragraph that
+    ``ends_body`` (a profile's ``body_end_lines``) and what follows it are left whole, for
+    the normalise stage to cut: links there are not the text's."""
     walker = _ParagraphWalker(base_url)
     walker.walk(element)
     walker.flush()
-    return _without_trailing_links(walker.paragraphs, walker.link_only)
+    paragraphs = walker.paragraphs
+    end = next(
+        (
+            index
+            for index, paragraph in enumerate(paragraphs)
+            if index and ends_body(_SPACE_RUN.sub(" ", paragraph_text(paragraph)))
+        ),
+        len(paragraphs),
+    )
+    return _without_trailing_links(paragraphs[:end], walker.link_only[:end]) + paragraphs[end:]
 
 
 def _without_trailing_links(paragraphs: list[str], link_only: list[bool]) -> list[str]:

@@ -23,7 +23,12 @@ from parsel.csstranslator import HTMLTranslator
 
 from crawler.drops import PageTooComplex, UndecodablePage
 from crawler.items import Article, RawPage
-from crawler.reading.body import paragraph_text, paragraphs_from_element, paragraphs_from_text
+from crawler.reading.body import (
+    line_filter,
+    paragraph_text,
+    paragraphs_from_element,
+    paragraphs_from_text,
+)
 from crawler.reading.dates import parse_published
 from crawler.reading.encoding import undecodable
 from crawler.reading.heuristics import (
@@ -306,6 +311,7 @@ class ArticleExtractor:
             if profile.body_exclude
             else None
         )
+        self._ends_body = line_filter(profile.body_end_lines)
         # Compiled once per profile: a crawl applies the same few selectors to every page.
         self._queries = {
             rule: compile_query(rule)
@@ -408,7 +414,7 @@ class ArticleExtractor:
                 if not isinstance(element.tag, str):
                     continue
                 self._drop_excluded(element)
-                paragraphs = paragraphs_from_element(element, page.url)
+                paragraphs = paragraphs_from_element(element, page.url, self._ends_body)
                 if any(_has_text(paragraph) for paragraph in paragraphs):
                     return _Found(paragraphs, rule.name)
         return None
