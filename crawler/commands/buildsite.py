@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.archive.jekyll import SiteScaffold
+from crawler.archive.folder import Archive
 from crawler.archive.lock import ArchiveBusy
 from crawler.archive.sitebuild import JekyllMissing, SiteBuilder
 from crawler.commands import require_archive_dir
@@ -52,15 +51,15 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         require_archive_dir(self.settings)
-        archive_dir = Path(self.settings["ARCHIVE_DIR"])
-        if not archive_dir.is_dir():
-            print(f"No archive at {archive_dir}: nothing to build.", file=sys.stderr)
+        archive = Archive.from_settings(self.settings)
+        if not archive.root.is_dir():
+            print(f"No archive at {archive.root}: nothing to build.", file=sys.stderr)
             self.exitcode = 1
             return
         if self.settings.getbool("ARCHIVE_JEKYLL_SITE"):
-            SiteScaffold(archive_dir).ensure_site()  # layouts added since the archive began
+            archive.scaffold().ensure_site()  # layouts added since the archive began
         builder = SiteBuilder(
-            archive_dir,
+            archive.root,
             jekyll=self.settings["BUILDSITE_JEKYLL"],
             part_posts=self.settings.getint("BUILDSITE_PART_POSTS"),
             jobs=opts.jobs or self.settings.getint("BUILDSITE_JOBS"),
@@ -74,12 +73,12 @@ class Command(ScrapyCommand):
             self.exitcode = 2
             return
         except ArchiveBusy as busy:
-            print(f"{archive_dir}: another build runs ({busy}); not built.", file=sys.stderr)
+            print(f"{archive.root}: another build runs ({busy}); not built.", file=sys.stderr)
             self.exitcode = 1
             return
         seconds = time.monotonic() - started
         print(
-            f"Built {archive_dir / '_site'}: {report.built} of {report.parts} parts "
+            f"Built {archive.built_site}: {report.built} of {report.parts} parts "
             f"({report.posts:,} posts in the archive) in {seconds:.1f} s"
         )
         if report.failed:

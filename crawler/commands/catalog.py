@@ -14,8 +14,9 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.archive.catalog import Catalog, open_catalog
+from crawler.archive.catalog import Catalog
 from crawler.archive.catalogsearch import ArticleFilter
+from crawler.archive.folder import Archive
 from crawler.archive.lock import ArchiveBusy
 from crawler.commands import reader_may_stop_early, require_archive_dir
 from crawler.reading.profiles import GENERIC, SiteProfiles
@@ -75,21 +76,19 @@ class Command(ScrapyCommand):
             words=self.words(args),
         )
         require_archive_dir(self.settings)
-        archive_dir = Path(self.settings["ARCHIVE_DIR"])
+        archive = Archive.from_settings(self.settings)
         try:  # a damaged catalog is rebuilt from the posts first
-            catalog = open_catalog(
-                archive_dir, profiles, self.settings.getfloat("ARCHIVE_LOCK_WAIT")
-            )
+            catalog = archive.open_catalog(profiles, self.settings.getfloat("ARCHIVE_LOCK_WAIT"))
         except ArchiveBusy as busy:
             print(
-                f"Archive {archive_dir}: the catalog is damaged and the archive in use by {busy}; "
+                f"Archive {archive.root}: the catalog is damaged and the archive in use by {busy}; "
                 "not exported.",
                 file=sys.stderr,
             )
             self.exitcode = 1
             return
         except (OSError, sqlite3.Error) as exc:
-            print(f"Archive {archive_dir}: cannot read the catalog: {exc}", file=sys.stderr)
+            print(f"Archive {archive.root}: cannot read the catalog: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
         try:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 
 from crawler import statskeys as keys
+from crawler.archive.folder import Archive
 from crawler.commands import prefer_settings, require_archive_dir
 from crawler.extensions.summary import format_summary, run_summary
 from crawler.replay import ReplayProxy
@@ -56,8 +57,8 @@ class Command(ScrapyCommand):
         proxy = ReplayProxy(DEMO_SITE).start()
         # Scrapy's HttpProxyMiddleware reads the standard variables when the crawler starts.
         os.environ.update(http_proxy=proxy.url, HTTP_PROXY=proxy.url, no_proxy="", NO_PROXY="")
-        archive_dir = Path(self.settings["ARCHIVE_DIR"])
-        before = _post_versions(archive_dir)
+        archive = Archive.from_settings(self.settings)
+        before = _post_versions(archive.posts)
         try:
             crawler = self.crawler_process.create_crawler("xinhua")
             self.crawler_process.crawl(crawler, start_urls=",".join(start_urls))
@@ -70,8 +71,8 @@ class Command(ScrapyCommand):
         assert crawler.stats is not None
         stats = crawler.stats.get_stats()
         print(f"Demo crawl of the local demo site ({len(proxy.requests)} requests served).")
-        print(f"Archive {archive_dir.resolve()}: {format_summary(run_summary(stats))}")
-        after = _post_versions(archive_dir)
+        print(f"Archive {archive.root.resolve()}: {format_summary(run_summary(stats))}")
+        after = _post_versions(archive.posts)
         written = sorted(path for path, version in after.items() if before.get(path) != version)
         print(f"Written by this run: {len(written)} post(s)")
         for path in written:
@@ -81,13 +82,12 @@ class Command(ScrapyCommand):
         if self.crawler_process.bootstrap_failed or failed:
             self.exitcode = 1
             return
-        print(f"Next: cd {archive_dir} && jekyll serve   (then open http://127.0.0.1:4000/)")
+        print(f"Next: cd {archive.root} && jekyll serve   (then open http://127.0.0.1:4000/)")
 
 
-def _post_versions(archive_dir: Path) -> dict[Path, tuple[int, int]]:
+def _post_versions(posts: Path) -> dict[Path, tuple[int, int]]:
     """Every post with its size and modification time: the archive rewrites a post only when
     its bytes change, so a changed version means this run wrote the file."""
-    posts = archive_dir / "_posts"
     if not posts.is_dir():
         return {}
     versions = {}

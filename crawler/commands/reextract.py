@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from crawler.archive.folder import Archive
 from crawler.commands import prefer_settings, require_archive_dir
 from crawler.extensions.summary import format_summary, run_summary
 from crawler.reading.profiles import SiteProfiles
@@ -76,7 +77,8 @@ class Command(ScrapyCommand):
             return
         stats = crawler.stats.get_stats()
         summary = run_summary(stats)
-        print(f"{self.done} into {self.settings['ARCHIVE_DIR']}: {format_summary(summary)}")
+        archive = Archive.from_settings(self.settings)
+        print(f"{self.done} into {archive.root}: {format_summary(summary)}")
         notes = {
             key.rsplit("/", 1)[1]: value
             for key, value in sorted(stats.items())

@@ -5,19 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
-from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.archive.catalog import (
-    CATALOG_DIR,
-    JSONL_EXPORT_DIR,
-    Catalog,
-    rebuild,
-    rename_to_current_names,
-    set_aside_if_damaged,
-)
-from crawler.archive.lock import ArchiveBusy, acquire
+from crawler.archive.catalog import rebuild, rename_to_current_names, set_aside_if_damaged
+from crawler.archive.folder import Archive
+from crawler.archive.lock import ArchiveBusy
 from crawler.commands import require_archive_dir
 from crawler.reading.dates import BEIJING
 from crawler.reading.profiles import SiteProfiles
@@ -39,25 +32,27 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         require_archive_dir(self.settings)
-        archive_dir = Path(self.settings["ARCHIVE_DIR"])
+        archive = Archive.from_settings(self.settings)
         profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
         try:
-            lock = acquire(archive_dir, self.settings.getfloat("ARCHIVE_LOCK_WAIT"))
+            lock = archive.lock(self.settings.getfloat("ARCHIVE_LOCK_WAIT"))
         except ArchiveBusy as busy:
-            print(f"Archive {archive_dir} is in use by {busy}; not reindexing.", file=sys.stderr)
+            print(f"Archive {archive.root} is in use by {busy}; not reindexing.", file=sys.stderr)
             self.exitcode = 1
             return
         except OSError as exc:
-            print(f"Archive {archive_dir} cannot be locked: {exc.strerror or exc}", file=sys.stderr)
+            print(
+                f"Archive {archive.root} cannot be locked: {exc.strerror or exc}", file=sys.stderr
+            )
             self.exitcode = 1
             return
         with lock:
-            set_aside_if_damaged(archive_dir)
-            moved, kept = rename_to_current_names(archive_dir, profiles)
-            catalog = Catalog(archive_dir)
+            set_aside_if_damaged(archive.root)
+            moved, kept = rename_to_current_names(archive.root, profiles)
+            catalog = archive.catalog()
             try:
                 count, problems = rebuild(catalog, profiles, datetime.now(BEIJING))
-                catalog.export_days(archive_dir / CATALOG_DIR / JSONL_EXPORT_DIR)  # all of it
+                catalog.export_days(archive.catalog_export)  # all of it
                 catalog.mark_sound()
             finally:
                 catalog.close()
@@ -67,6 +62,6 @@ class Command(ScrapyCommand):
             print(f"skipped {problem}", file=sys.stderr)
         if moved:
             print(f"Renamed {moved} posts to their current names")
-        print(f"Indexed {count} articles from {archive_dir / '_posts'} into {catalog.path}")
+        print(f"Indexed {count} articles from {archive.posts} into {catalog.path}")
         if problems:
             self.exitcode = 1

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 from scrapy.utils.log import configure_logging
 
-from crawler.archive.catalog import CATALOG_DIR, DATABASE, Catalog
-from crawler.archive.warc import WARC_DIR, verify_captures
+from crawler.archive.folder import Archive
+from crawler.archive.warc import verify_captures
 from crawler.reading.profiles import SiteProfiles
 
 
@@ -33,29 +32,28 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         configure_logging(self.settings)  # the readers' warnings: a truncated record, say
-        archive_dir = Path(self.settings["ARCHIVE_DIR"])
-        if not (archive_dir / CATALOG_DIR / DATABASE).is_file():
-            print(f"Archive {archive_dir} has no catalog; nothing to verify.", file=sys.stderr)
+        archive = Archive.from_settings(self.settings)
+        if not archive.catalog_database.is_file():
+            print(f"Archive {archive.root} has no catalog; nothing to verify.", file=sys.stderr)
             self.exitcode = 1
             return
         profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
         try:
-            catalog = Catalog(archive_dir)
+            catalog = archive.catalog()
             try:
                 entries = list(catalog.entries())
             finally:
                 catalog.close()
         except sqlite3.Error as exc:
-            print(f"Archive {archive_dir}: cannot read the catalog: {exc}", file=sys.stderr)
+            print(f"Archive {archive.root}: cannot read the catalog: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
-        records, problems = verify_captures(archive_dir, entries, profiles)
+        records, problems = verify_captures(archive.root, entries, profiles)
         for problem in problems:
             print(problem)
         verdict = f"{len(problems)} problem(s)" if problems else "all sound"
         print(
-            f"Verified {len(entries)} posts and {records} records in {archive_dir / WARC_DIR}: "
-            f"{verdict}",
+            f"Verified {len(entries)} posts and {records} records in {archive.warc}: {verdict}",
             file=sys.stderr,
         )
         if problems:
