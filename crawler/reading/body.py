@@ -132,6 +132,17 @@ _EMPTY_INLINE = re.compile(r"<(strong|em)>(?:\s|<br>)*</\1>")
 _SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
 _TAG = re.compile(r"<[^>]+>")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
+# A line that is only a date (a weekday, a time), or only a reporter's byline: 本报记者覃剑长沙报道
+_DATE_ONLY = re.compile(
+    r"^(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
+    r"(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+_BYLINE_ONLY = re.compile(
+    r"^(?:本报|本台|本刊|本网)(?:特派|特约|驻[\u4e00-\u9fff]{1,6})?(?:记者|通讯员)[\u4e00-\u9fff·、\s]{2,24}$"
+    r"|^(?:特派|特约)?记者\s*[\u4e00-\u9fff·、\s]{2,16}(?:报道|发自[\u4e00-\u9fff]{2,8})$"
+)
+_HEADER_LINES = 4  # a deck, a date line and a byline at most, before the text
+_DECK_LENGTH = 60
 _META_LABEL = re.compile(
     r"(?:来源|作者|编辑|责编|记者|发布时间|浏览|阅读)\s*[:：|]|\d+\s*(?:天|小时|分钟)前"
 )
@@ -351,6 +362,7 @@ def without_leading_furniture(paragraphs: list[str], title: str | None) -> list[
     (目录 and its chapter lines), a meta line (来源, 作者, 编辑 …) and the captions of the
     pictures there. Pictures and lines of prose are never dropped, nor anything of a body
     that has no prose at all (a gallery: its captions are its text)."""
+    paragraphs = _without_opening_header(paragraphs)
     kept: list[str] = []
     in_contents = after_picture = False
     title_plain = _SPACE_RUN.sub("", title or "").replace("\u3000", "")
@@ -373,6 +385,21 @@ def without_leading_furniture(paragraphs: list[str], title: str | None) -> list[
         if not furniture:
             return kept + paragraphs[index:]
     return paragraphs
+
+
+def _without_opening_header(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without the article header a body block may open with: short lines (a
+    deck under the headline) up to a line that is only a date or a byline. Pictures stay;
+    without such a line nothing is dropped."""
+    header_end = 0
+    for index, paragraph in enumerate(paragraphs[:_HEADER_LINES]):
+        text = paragraph_text(paragraph)
+        if _DATE_ONLY.match(text) or _BYLINE_ONLY.match(text):
+            header_end = index + 1
+        elif text and (len(text) > _DECK_LENGTH or text[-1] in "。！？!?"):
+            break  # the text has begun
+    pictures = [p for p in paragraphs[:header_end] if not paragraph_text(p)]
+    return pictures + paragraphs[header_end:]
 
 
 def _is_prose(text: str) -> bool:
