@@ -59,7 +59,7 @@ def ours(pages: list[tuple[str, str]]) -> float:
 
     from crawler import settings as project_settings
     from crawler.items import RawPage
-    from crawler.reading.profiles import SiteProfiles
+    from crawler.reading.profiles import profiles_of
     from pipelines.extract import ExtractPipeline
     from pipelines.normalise import NormalisePipeline
 
@@ -71,7 +71,7 @@ def ours(pages: list[tuple[str, str]]) -> float:
         ExtractPipeline.from_crawler(crawler),
         NormalisePipeline.from_crawler(crawler),
     )
-    profiles = SiteProfiles.from_folder(crawler.settings["SITE_PROFILES_DIR"])
+    profiles = profiles_of(crawler)
     raw = [(url, html, profiles.for_url(url).name) for url, html in pages]
     started = time.perf_counter()
     for _ in range(REPEAT):

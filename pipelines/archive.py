@@ -24,7 +24,7 @@ from crawler.archive.lock import ArchiveBusy
 from crawler.archive.writer import ArchiveWriter
 from crawler.drops import ArchiveWriteError
 from crawler.items import Article
-from crawler.reading.profiles import SiteProfiles
+from crawler.reading.profiles import profiles_of
 
 logger = logging.getLogger(__name__)
 # Errors after which no later article could be written either: a full, read-only, missing or
@@ -78,7 +78,7 @@ class ArchivePipeline:
             use_catalog=settings.getbool("ARCHIVE_CATALOG") and not to_stdout,
             jekyll_site=settings.getbool("ARCHIVE_JEKYLL_SITE") and not to_stdout,
             shared=settings.getbool("ARCHIVE_LOCK_SHARED"),
-            profiles=SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"]),
+            profiles=profiles_of(crawler),
             lock_wait=settings.getfloat("ARCHIVE_LOCK_WAIT"),
         )
         return cls(writer, crawler.stats, to_stdout=to_stdout, crawler=crawler)

@@ -10,7 +10,7 @@ from scrapy.statscollectors import StatsCollector
 from crawler.drops import UnknownSite
 from crawler.items import Article, RawPage
 from crawler.reading.extraction import ArticleExtractor, PageLimits
-from crawler.reading.profiles import FIELDS, SiteProfiles
+from crawler.reading.profiles import FIELDS, SiteProfiles, profiles_of
 
 
 class ExtractPipeline:
@@ -34,7 +34,7 @@ class ExtractPipeline:
         limits = PageLimits(
             settings.getint("EXTRACT_MAX_ELEMENTS"), settings.getint("EXTRACT_MAX_DEPTH")
         )
-        return cls(SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"]), crawler.stats, limits)
+        return cls(profiles_of(crawler), crawler.stats, limits)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, RawPage):

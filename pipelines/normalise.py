@@ -18,7 +18,7 @@ from crawler.reading.body import (
 )
 from crawler.reading.categories import Category, SourceCategories
 from crawler.reading.dates import BEIJING
-from crawler.reading.profiles import SiteProfiles
+from crawler.reading.profiles import SiteProfiles, profiles_of
 from crawler.reading.text import clean_names, clean_source, clean_title
 
 
@@ -38,7 +38,7 @@ class NormalisePipeline:
     def from_crawler(cls, crawler: Crawler) -> NormalisePipeline:
         settings = crawler.settings
         return cls(
-            SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"]),
+            profiles_of(crawler),
             SourceCategories.from_file(settings["SOURCE_CATEGORIES_FILE"]),
         )
 

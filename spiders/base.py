@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 
 from crawler.items import HttpExchange, PageSnapshot, RawPage
 from crawler.reading.encoding import page_text
-from crawler.reading.profiles import GENERIC, SiteProfile, SiteProfiles
+from crawler.reading.profiles import GENERIC, SiteProfile, SiteProfiles, profiles_of
 from crawler.requestmeta import CONTINUATION_OF
 
 
@@ -38,7 +38,7 @@ class ArticleSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.profiles = SiteProfiles.from_folder(crawler.settings["SITE_PROFILES_DIR"])
+        spider.profiles = profiles_of(crawler)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         return spider
 

@@ -19,7 +19,7 @@ from spiders.site import SiteSpider
 class ProfileSpiderLoader(SpiderLoader):
     def __init__(self, settings: BaseSettings):
         super().__init__(settings)
-        profiles = SiteProfiles.from_folder(settings["SITE_PROFILES_DIR"])
+        profiles = SiteProfiles.from_settings(settings)  # before any crawl: a reading of its own
         for name in profiles:
             if profiles[name].start_urls and name not in self._spiders:
                 self._spiders[name] = site_spider(name)

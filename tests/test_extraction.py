@@ -199,7 +199,7 @@ def test_impossible_visible_time_falls_through_to_the_next_date_rule(stages, tim
 
 
 def _extractor(max_elements: int = 25_000, max_depth: int = 128, site: str = "xinhua"):
-    profile = SiteProfiles.from_folder(None)[site]
+    profile = PROFILES[site]
     return ArticleExtractor(profile, PageLimits(max_elements, max_depth))
 
 

@@ -19,6 +19,7 @@ from crawler.reading.profiles import (
     load_profile,
     packaged_profiles,
     profile_validator,
+    profiles_of,
 )
 
 
@@ -89,15 +90,16 @@ def test_every_profile_has_what_a_crawl_needs(profiles):
         ), name
 
 
-def test_a_folder_is_read_once_until_a_file_changes(tmp_path):
+def test_a_crawl_reads_the_folder_once_and_the_next_crawl_again(tmp_path):
     for source in packaged_profiles().iterdir():
         if source.name.endswith(".yaml"):
             (tmp_path / source.name).write_bytes(source.read_bytes())
-    first = SiteProfiles.from_folder(tmp_path)
-    assert SiteProfiles.from_folder(str(tmp_path)) is first  # the start-up's later asks
+    crawl = project_crawler(SITE_PROFILES_DIR=str(tmp_path))
+    first = profiles_of(crawl)
+    assert profiles_of(crawl) is first  # the start-up's later asks
     xinhua = tmp_path / "xinhua.yaml"
     xinhua.write_text(xinhua.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    assert SiteProfiles.from_folder(tmp_path) is not first
+    assert profiles_of(project_crawler(SITE_PROFILES_DIR=str(tmp_path))) is not first
 
 
 SCHEMA = profile_validator().schema

@@ -65,7 +65,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
+        profiles = SiteProfiles.from_settings(self.settings)
         wanted = ArticleFilter(
             since=_day(opts.since, "--since"),
             until=_day(opts.until, "--until"),

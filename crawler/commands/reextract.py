@@ -59,9 +59,7 @@ class Command(ScrapyCommand):
                 date.fromisoformat(opts.since)
             except ValueError:
                 raise UsageError(f"--since: not a date (YYYY-MM-DD): {opts.since!r}") from None
-        if opts.site and opts.site not in SiteProfiles.from_folder(
-            self.settings["SITE_PROFILES_DIR"]
-        ):
+        if opts.site and opts.site not in SiteProfiles.from_settings(self.settings):
             raise UsageError(f"--site: no site profile named {opts.site!r} (scrapy list)")
         require_archive_dir(self.settings)
         self.read_captures(reextract="1", since=opts.since or "", site=opts.site or "")

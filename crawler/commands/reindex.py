@@ -33,7 +33,7 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         require_archive_dir(self.settings)
         archive = Archive.from_settings(self.settings)
-        profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
+        profiles = SiteProfiles.from_settings(self.settings)
         try:
             lock = archive.lock(self.settings.getfloat("ARCHIVE_LOCK_WAIT"))
         except ArchiveBusy as busy:

@@ -37,7 +37,7 @@ class Command(ScrapyCommand):
             print(f"Archive {archive.root} has no catalog; nothing to verify.", file=sys.stderr)
             self.exitcode = 1
             return
-        profiles = SiteProfiles.from_folder(self.settings["SITE_PROFILES_DIR"])
+        profiles = SiteProfiles.from_settings(self.settings)
         try:
             catalog = archive.catalog()
             try:

@@ -10,21 +10,26 @@ Each file is checked against ``crawler/sites/profile.schema.json``, which declar
 documents every key; a profile that does not conform is a :class:`ProfileError`. A profile
 also names its layout eras (``layouts:``), each with its dates and golden page, and its rules
 say which layouts they read: tests hold the two together, extraction does not use them.
+
+A crawl reads its profiles once: every component gets the same :class:`SiteProfiles` from
+:func:`profiles_of` (the crawl's ``Crawler``); the next crawl reads the folder again, so an
+edited profile takes effect there.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
@@ -168,25 +173,21 @@ class SiteProfiles:
             raise ProfileError(f"no {GENERIC!r} profile: it holds the fallback rules")
 
     @classmethod
-    def from_folder(cls, folder: str | Path | Traversable | None = None) -> SiteProfiles:
-        """The profiles (``*.yaml``) of ``folder``; None or "" (the ``SITE_PROFILES_DIR``
-        default) means the profiles packaged with the crawler, see :func:`packaged_profiles`.
+    def from_settings(cls, settings: Mapping[str, Any]) -> SiteProfiles:
+        """The profiles of the folder ``SITE_PROFILES_DIR`` names, read now. A crawl's
+        components share one reading instead: see :func:`profiles_of`."""
+        return cls.from_folder(settings["SITE_PROFILES_DIR"])
 
-        The spider loader, the spider and two pipelines each ask for them when a crawl
-        starts: the folder is read once, and again only when one of its files changes.
-        """
+    @classmethod
+    def from_folder(cls, folder: str | Path | Traversable | None = None) -> SiteProfiles:
+        """The profiles (``*.yaml``) of ``folder``, read now; None or "" (the
+        ``SITE_PROFILES_DIR`` default) means the profiles packaged with the crawler, see
+        :func:`packaged_profiles`."""
         root: Path | Traversable
         if not folder:
             root = packaged_profiles()
         else:
             root = Path(folder) if isinstance(folder, str) else folder
-        key = (str(root), _folder_state(root))
-        if key not in _LOADED:
-            _LOADED[key] = cls._read(root)
-        return _LOADED[key]
-
-    @classmethod
-    def _read(cls, root: Path | Traversable) -> SiteProfiles:
         generic_path = root / f"{GENERIC}.yaml"
         if not generic_path.is_file():
             raise ProfileError(f"{generic_path} is missing: it holds the fallback rules")
@@ -221,16 +222,24 @@ class SiteProfiles:
         return best
 
 
-_LOADED: dict[tuple[str, tuple[tuple[str, int, int], ...]], SiteProfiles] = {}
+class Crawl(Protocol):
+    """What :func:`profiles_of` needs of a crawl: its settings (Scrapy's ``Crawler`` has them)."""
+
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
 
 
-def _folder_state(root: Path | Traversable) -> tuple[tuple[str, int, int], ...]:
-    """Name, size and modification time of each YAML file: what a loaded folder depends on.
-    Nothing for a folder inside a zip file (an egg deployed to Scrapyd never changes)."""
-    if not isinstance(root, Path) or not root.is_dir():
-        return ()
-    stats = ((path.name, path.stat()) for path in root.glob("*.yaml"))
-    return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats))
+# The profiles each running crawl read; an entry goes with its crawl.
+_OF_CRAWL: WeakKeyDictionary[Crawl, SiteProfiles] = WeakKeyDictionary()
+
+
+def profiles_of(crawl: Crawl) -> SiteProfiles:
+    """The site profiles of ``crawl``: read from its ``SITE_PROFILES_DIR`` when the first of
+    its components (spider, pipelines) asks, then the same object for every other. A new
+    crawl reads the folder again: an edited profile takes effect in the next crawl."""
+    if crawl not in _OF_CRAWL:
+        _OF_CRAWL[crawl] = SiteProfiles.from_settings(crawl.settings)
+    return _OF_CRAWL[crawl]
 
 
 def packaged_profiles() -> Traversable:
