@@ -12,9 +12,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import read_post
+from conftest import project_crawler, read_post
 from faultserver import Body
 from test_hostile_input import CHARSET_TITLE, PARAGRAPHS, Scrape, scrape, xinhua_page, xinhua_url
+
+from crawler.items import RawPage
+from pipelines.extract import ExtractPipeline
 
 SECOND = "<p>\u3000\u3000这是一个普通的第二段，内容足够长，可以当作正文段落来识别和保留下来。</p>"
 # ~300 KB of comment in every hostile page: a log that prints a page shows it in its size.
@@ -44,7 +47,8 @@ CHARSETS = {
     "gbk-one-bad-byte-under-gb2312": (GBK_ONE_BAD_BYTE, "text/html; charset=gb2312"),
 }
 # one byte in five lost after the head: neither UTF-8 nor GB18030 reads it
-DAMAGED = UTF8[:2000] + bytes(byte for n, byte in enumerate(UTF8[2000:]) if n % 5)
+HEAD_END = UTF8.index(b"</head>")
+DAMAGED = UTF8[:HEAD_END] + bytes(byte for n, byte in enumerate(UTF8[HEAD_END:]) if n % 5)
 
 
 def _pages() -> dict[str, tuple[bytes, str]]:
@@ -124,3 +128,13 @@ def test_bytes_that_nothing_reads_are_a_counted_drop(hostile):
     run, urls, _ = hostile
     assert run.failed[urls["undecodable"]].startswith("UndecodablePage: "), run.failed
     assert run.stats["item_dropped_reasons_count/UndecodablePage"] == 1
+
+
+def test_garbage_outside_the_article_spares_it():
+    """Valid bytes that spell replacement characters in a footer (a page re-saved by a
+    browser that had garbled it): the article reads cleanly and is kept."""
+    footer = "<div class='foot'>" + "\ufffd" * 40 + "</div></body>"
+    page = xinhua_page(CHARSET_TITLE).replace("</body>", footer)
+    stage = ExtractPipeline.from_crawler(project_crawler())
+    article = stage.process_item(RawPage(url=xinhua_url(1), html=page, site="xinhua"))
+    assert article.title == CHARSET_TITLE and "\ufffd" not in "".join(article.paragraphs)

@@ -14,7 +14,9 @@ So the bytes decide when they and the declaration disagree:
 - otherwise UTF-8, the declared charset and GB18030 (these are Chinese sites) are compared
   by the replacement characters they leave, the fewest winning, in that order on a tie;
 - when even the best leaves many (more than one in a hundred of its non-ASCII
-  characters), the page is undecodable: better dropped than archived as garbage.
+  characters), the page is undecodable, and so is its article unless the title and body
+  extracted from it read cleanly (garbage in a footer only): better dropped than archived
+  as garbage.
 
 A declared Latin-1 or Windows-1252 is only a server default and reads any bytes without
 complaint: it is kept unless UTF-8 or GB18030 reads the page with at most one replacement

@@ -321,9 +321,8 @@ class ArticleExtractor:
         }
 
     def extract(self, raw: RawPage) -> Article:
-        reason = undecodable(raw.html)
-        if reason:
-            raise UndecodablePage(reason)
+        """The article's fields; raises :class:`UndecodablePage` when the page's bytes read
+        as garbage and so does what was extracted (garbage in a footer spares the article)."""
         page = _Page(raw.url, raw.html, self._queries, self.limits)
         rules = self.profile.fields
         article = Article(
@@ -347,6 +346,9 @@ class ArticleExtractor:
             if result is not None:
                 setattr(article, "paragraphs" if name == "body" else name, result.value)
                 article.provenance[name] = result.rule
+        reason = undecodable(raw.html)
+        if reason and _unreadable(article.title, article.paragraphs):
+            raise UndecodablePage(reason)
         return article
 
     def _published(self, page: _Page) -> _Found | None:
@@ -394,11 +396,10 @@ class ArticleExtractor:
             return None
         paragraphs = list(first.value)
         for snapshot in raw.continuation_pages:
-            if undecodable(snapshot.html):
-                missing_pages.append(snapshot.url)
-                continue
             more = self._page_body(_Page(snapshot.url, snapshot.html, self._queries, self.limits))
-            if more is not None:
+            if undecodable(snapshot.html) and _unreadable(None, more.value if more else []):
+                missing_pages.append(snapshot.url)
+            elif more is not None:
                 paragraphs.extend(more.value)
         return _Found(paragraphs, first.rule)
 
@@ -425,6 +426,13 @@ class ArticleExtractor:
         for unwanted in self._excluded(element):
             if unwanted is not element:
                 unwanted.drop_tree()
+
+
+def _unreadable(title: str | None, paragraphs: list[str]) -> bool:
+    """Whether a title and body read from a badly decoded page are garbage too: nothing
+    found, or too many replacement characters (see :func:`undecodable`)."""
+    text = " ".join([title or "", *(paragraph_text(paragraph) for paragraph in paragraphs)])
+    return not text.strip() or undecodable(text) is not None
 
 
 def _has_text(paragraph: str) -> bool:
