@@ -64,6 +64,9 @@ _JS_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"|\'((?:[^\'\\\n]|\\.){40,})\'
 _HTML_PARAGRAPH = re.compile(r"<(?:p|br|div)\b", re.I)
 _MAX_SCRIPT = 2_000_000  # characters: larger scripts are libraries, not article data
 _MIN_PROSE = 10  # characters: a shorter line is a label, however it ends
+# The site's own notices (大众网版权与免责声明, 免责声明：…): legal prose, never the article.
+_NOTICE_HEADING = re.compile(r"^\S{0,12}(?:版权|免责)(?:与免责)?声明")
+_NOTICE_TEXTS = XPath("//text()[contains(., '声明')]")
 
 
 def _text_nodes(selector: Selector) -> list[_ElementUnicodeResult]:
@@ -349,6 +352,11 @@ def densest_block(selector: Selector) -> Iterator[HtmlElement]:
     body = selector.css("body")
     root = body[0].root if body else selector.root
     lines = _lines_by_block(root)
+    for notice in _site_notices(root):  # counts against whatever holds it
+        for element in notice.iter(Element):
+            if element in lines:
+                prose, links, _ = lines[element]
+                lines[element] = [0, prose + links, 0]
     totals: dict[HtmlElement, float] = {}
     for element in reversed(list(root.iter(Element))):  # children before their parents
         line = lines.get(element)
@@ -366,6 +374,19 @@ def densest_block(selector: Selector) -> Iterator[HtmlElement]:
     )
     for element, _ in ranked[:3]:
         yield element
+
+
+def _site_notices(root: HtmlElement) -> Iterator[HtmlElement]:
+    """The blocks that begin with a copyright or disclaimer heading (版权声明, 免责声明)."""
+    for text in _NOTICE_TEXTS(root):
+        parent = text.getparent()
+        if text.is_tail:  # the text after an element belongs to that element's parent
+            parent = parent.getparent()
+        block = next(
+            (e for e in chain((parent,), parent.iterancestors()) if e.tag in BLOCK_TAGS), None
+        )
+        if block is not None and _NOTICE_HEADING.match(collapse_whitespace(block.text_content())):
+            yield block
 
 
 def _script_fragments(root: HtmlElement) -> Iterator[HtmlElement]:
