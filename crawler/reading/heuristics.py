@@ -64,6 +64,8 @@ _JS_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"|\'((?:[^\'\\\n]|\\.){40,})\'
 _HTML_PARAGRAPH = re.compile(r"<(?:p|br|div)\b", re.I)
 _MAX_SCRIPT = 2_000_000  # characters: larger scripts are libraries, not article data
 _MIN_PROSE = 10  # characters: a shorter line is a label, however it ends
+_NEAR_HEADLINE = 12  # text nodes: how far after the headline its date line may be
+_IN_H1 = XPath("boolean(ancestor-or-self::h1)")
 # The site's own notices (大众网版权与免责声明, 免责声明：…): legal prose, never the article.
 _NOTICE_HEADING = re.compile(r"^\S{0,12}(?:版权|免责)(?:与免责)?声明")
 _NOTICE_TEXTS = XPath("//text()[contains(., '声明')]")
@@ -185,10 +187,13 @@ def _visible_texts(selector: Selector) -> Iterator[str]:
 
 
 def visible_date(selector: Selector) -> Iterator[str]:
-    """Visible date strings: first those with a time of day, then the same in short
-    elements whose date is split over child elements (``<em>2024</em> <em>05/09</em>
-    <span>22:27:02</span>``), then bare dates."""
+    """Visible date strings: first those on the article's date line, soon after the
+    ``<h1>`` headline; then those with a time of day, then the same in short elements whose
+    date is split over child elements (``<em>2024</em> <em>05/09</em> <span>22:27:02</span>``),
+    then bare dates."""
     texts = _text_nodes(selector)
+    for text in _after_headline(texts):
+        yield from chain(date_strings(text, timed=True), date_strings(text, timed=False))
     for text in texts:
         yield from date_strings(text, timed=True)
     for element in _DATE_LINES(selector.root):
@@ -261,7 +266,14 @@ def _named_for_source(element: HtmlElement) -> bool:
 
 
 def _shown_day(texts: list[_ElementUnicodeResult]) -> date | None:
-    """The day of the page's first visible date (with a time of day if any shows one)."""
+    """The day of the article's date line: the first date shown soon after the ``<h1>``
+    headline, else the page's first visible date (with a time of day if any shows one; a
+    list of other articles with their times may come first)."""
+    for text in _after_headline(texts):
+        for value in chain(date_strings(text, timed=True), date_strings(text, timed=False)):
+            parsed = parse_published(value)
+            if parsed is not None:
+                return parsed.date()
     for timed in (True, False):
         for text in texts:
             for value in date_strings(text, timed=timed):
@@ -269,6 +281,19 @@ def _shown_day(texts: list[_ElementUnicodeResult]) -> date | None:
                 if parsed is not None:
                     return parsed.date()
     return None
+
+
+def _after_headline(texts: list[_ElementUnicodeResult]) -> list[_ElementUnicodeResult]:
+    """The text nodes just after the first ``<h1>``, where an article's date line is."""
+    headline = next((i for i, text in enumerate(texts) if _in_h1(text)), None)
+    return [] if headline is None else texts[headline : headline + _NEAR_HEADLINE]
+
+
+def _in_h1(text: _ElementUnicodeResult) -> bool:
+    parent = text.getparent()
+    if text.is_tail:
+        parent = parent.getparent()
+    return parent is not None and bool(_IN_H1(parent))
 
 
 def _date_line(node: _ElementUnicodeResult, day: date | None) -> HtmlElement | None:
