@@ -105,6 +105,7 @@ _SANITIZER = nh3.Cleaner(
     strip_comments=True,
 )
 IMAGE_SOURCES = ("src", "data-original", "data-src")
+_ICON_SIZE = 40  # pixels: an <img> given a smaller width or height is an icon, no picture
 
 
 class _End(Enum):
@@ -141,6 +142,7 @@ _BYLINE_ONLY = re.compile(
     r"^(?:本报|本台|本刊|本网)(?:特派|特约|驻[\u4e00-\u9fff]{1,6})?(?:记者|通讯员)[\u4e00-\u9fff·、\s]{2,24}$"
     r"|^(?:特派|特约)?记者\s*[\u4e00-\u9fff·、\s]{2,16}(?:报道|发自[\u4e00-\u9fff]{2,8})$"
 )
+_ALL_BOLD = re.compile(r"^<p><strong>[^<]*</strong></p>$")
 _HEADER_LINES = 4  # a deck, a date line and a byline at most, before the text
 _DECK_LENGTH = 60
 _META_LABEL = re.compile(
@@ -312,11 +314,21 @@ class _ParagraphWalker:
             self.pieces.append("<br>")
 
     def image(self, element: HtmlElement) -> None:
+        if _is_icon(element):
+            return
         for attribute in IMAGE_SOURCES:
             url = absolute_http_url(element.get(attribute, ""), self.base_url)
             if url:
                 self.pieces.append(f'<img src="{escape(url)}">')
                 return
+
+
+def _is_icon(image: HtmlElement) -> bool:
+    """An image the page sizes smaller than any picture (a comment or share button's)."""
+    return any(
+        size.isdigit() and int(size) < _ICON_SIZE
+        for size in (image.get("width", "").strip(), image.get("height", "").strip())
+    )
 
 
 def absolute_http_url(url: str, base_url: str) -> str | None:
@@ -359,9 +371,9 @@ def clean_paragraph(paragraph: str, drop_line: Callable[[str], bool]) -> str | N
 def without_leading_furniture(paragraphs: list[str], title: str | None) -> list[str]:
     """The paragraphs without the furniture a body block opens with, before its first line
     of prose: the headline repeated (whole or a line of it), a book's table of contents
-    (目录 and its chapter lines), a meta line (来源, 作者, 编辑 …) and the captions of the
-    pictures there. Pictures and lines of prose are never dropped, nor anything of a body
-    that has no prose at all (a gallery: its captions are its text)."""
+    (目录 and its chapter lines), a meta line (来源, 作者, 编辑 …), a deck in bold and the
+    captions of the pictures there. Pictures and lines of prose are never dropped, nor
+    anything of a body that has no prose at all (a gallery: its captions are its text)."""
     paragraphs = _without_opening_header(paragraphs)
     kept: list[str] = []
     in_contents = after_picture = False
@@ -381,6 +393,7 @@ def without_leading_furniture(paragraphs: list[str], title: str | None) -> list[
             or after_picture
             or (len(plain) >= 4 and plain in title_plain)
             or _META_LABEL.search(text) is not None
+            or _ALL_BOLD.match(paragraph) is not None
         )
         if not furniture:
             return kept + paragraphs[index:]
