@@ -32,6 +32,7 @@ ITEMS_SCRAPED = "item_scraped_count"
 ITEMS_DROPPED = "item_dropped_count"
 ELAPSED_SECONDS = "elapsed_time_seconds"
 FINISH_REASON = "finish_reason"
+STDOUT_CLOSED = "stdout_closed"  # the finish reason when scrape --stdout's reader went away
 LOCK_HOLDER = "lock/held_by"  # the run that kept the archive's lock (extensions/archive_lock.py)
 RUN_STATUS = "run/status"  # "ok" or "failed" (crawler/extensions/summary.py)
 # run_counts() as the spider closed, before the monitors logged (crawler/extensions/summary.py)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from twisted.internet import reactor
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from crawler import statskeys as keys
 from crawler.archive.atomic import OutsideArchive
 from crawler.archive.folder import Archive
 from crawler.archive.lock import ArchiveBusy
@@ -64,6 +66,7 @@ class ArchivePipeline:
         self.stats = stats
         self.to_stdout = to_stdout
         self.unwritable = False
+        self.reader_gone = False  # scrape --stdout: standard output's reader stopped reading
         self.crawler = crawler  # whose run stops when the archive cannot take files
 
     @classmethod
@@ -114,10 +117,7 @@ class ArchivePipeline:
         if not isinstance(item, Article):
             return item
         if self.to_stdout:
-            sys.stdout.buffer.write(self.writer.serialize(item) + b"\n")
-            sys.stdout.buffer.flush()
-            self.stats.inc_value("archive/printed")
-            return item
+            return self._print(item)
         if self.unwritable:
             raise ArchiveWriteError(f"archive {self.archive_dir} is not writable")
         deferred = deferToThreadPool(reactor, self._thread, self.write_article, item)
@@ -132,6 +132,23 @@ class ArchivePipeline:
         if moved:
             self.stats.inc_value("archive/moved")
         logger.debug("%s %s", outcome.capitalize(), path)
+        return item
+
+    def _print(self, item: Article) -> Article:
+        """Write the post to standard output. When its reader stops reading (``scrape
+        --stdout … | head``), the run stops quietly, as a Unix tool does on SIGPIPE."""
+        if self.reader_gone:
+            return item
+        try:
+            sys.stdout.buffer.write(self.writer.serialize(item) + b"\n")
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            # Python would fail again flushing stdout at exit, with a message: point it away.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self._stop_run(keys.STDOUT_CLOSED)
+            return item
+        self.stats.inc_value(keys.PRINTED)
         return item
 
     def write_article(self, item: Article) -> tuple[Path, str, bool]:
@@ -150,9 +167,12 @@ class ArchivePipeline:
         logger.error(
             "Archive %s is not writable: %s; stopping the crawl.", self.archive_dir, reason
         )
+        self._stop_run("archive_unwritable")
+
+    def _stop_run(self, reason: str) -> None:
         engine = self.crawler.engine if self.crawler else None
         if engine is not None and engine.spider is not None:
-            deferred_from_coro(engine.close_spider_async(reason="archive_unwritable"))
+            deferred_from_coro(engine.close_spider_async(reason=reason))
 
     def _call_in_writer_blocking(self, function: Callable[[], None]) -> None:
         """Run ``function`` in the writer thread and wait (start and end of a run only)."""

@@ -198,3 +198,24 @@ def test_catalog_into_a_pipe_closed_early_exits_quietly(tmp_path):
     assert process.wait(timeout=60) == 141  # as a Unix tool killed by SIGPIPE
     assert b'"article_id"' in first
     assert stderr == ""
+
+
+def test_a_stdout_scrape_whose_reader_stops_early_ends_quietly(tmp_path, replay):
+    """``scrapy scrape --stdout URL… | head -1``: the reader closes the pipe after one line,
+    the articles after the first meet a closed pipe."""
+    args = ["-s", f"ARCHIVE_DIR={tmp_path / 'archive'}", *SERVED]
+    urls = [f"http://{page.relative_to(DEMO_SITE)}" for page in DEMO_SITE.rglob("c.html")]
+    scrape = subprocess.Popen(
+        scrapy_command("scrape", "--stdout", *urls, *args),
+        cwd=PROJECT,
+        env=scrapy_env(replay(DEMO_SITE)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert scrape.stdout is not None and scrape.stderr is not None
+    assert scrape.stdout.readline() == "---\n"
+    scrape.stdout.close()  # what head does after its line
+    stderr = scrape.stderr.read()
+    assert scrape.wait(timeout=120) == 128 + signal.SIGPIPE, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

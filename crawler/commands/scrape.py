@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any, ClassVar
 
@@ -138,6 +139,9 @@ class Command(ScrapyCommand):
         self.crawler_process.crawl(crawler, urls=args)
         self.crawler_process.start()
         stats = crawler.stats.get_stats() if crawler.stats is not None else {}
+        if stats.get(keys.FINISH_REASON) == keys.STDOUT_CLOSED:
+            self.exitcode = 128 + signal.SIGPIPE  # as a tool killed by SIGPIPE, quietly
+            return
         failed = report.failures(getattr(crawler.spider, "failures", {}), stats)
         if not opts.stdout:
             for url in args:
