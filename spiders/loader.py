@@ -5,21 +5,31 @@ loader adds a :class:`~spiders.site.SiteSpider` subclass named after each profil
 that has start URLs, next to the spiders found in ``SPIDER_MODULES``. Spiders that a
 command runs for the user (``urls``, behind ``scrapy scrape``) say ``listed = False`` and stay
 out of ``scrapy list``, which names what ``scrapy crawl`` is for.
+
+Scrapy builds the loader before any command runs, so a broken profile ends every command
+here, with one line naming the file and the error (exit status 2, a usage error), rather
+than a traceback.
 """
 
 from __future__ import annotations
 
+import sys
+
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import SpiderLoader
 
-from crawler.reading.profiles import SiteProfiles
+from crawler.reading.profiles import ProfileError, SiteProfiles
 from spiders.site import SiteSpider
 
 
 class ProfileSpiderLoader(SpiderLoader):
     def __init__(self, settings: BaseSettings):
         super().__init__(settings)
-        profiles = SiteProfiles.from_settings(settings)  # before any crawl: a reading of its own
+        try:
+            profiles = SiteProfiles.from_settings(settings)  # before any crawl: its own reading
+        except ProfileError as error:
+            print(f"Site profile error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
         for name in profiles:
             if profiles[name].start_urls and name not in self._spiders:
                 self._spiders[name] = site_spider(name)

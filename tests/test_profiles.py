@@ -2,11 +2,12 @@
 schema refuses a malformed profile with one line naming the file and the key."""
 
 import json
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import PROJECT, project_crawler
+from conftest import PROJECT, project_crawler, run_scrapy
 from jsonschema import Draft202012Validator
 
 from crawler.reading.extraction import TEXT_HEURISTICS
@@ -297,3 +298,18 @@ def test_the_docs_key_tables_are_the_schemas():
     text = DOC.read_text(encoding="utf-8")
     shown = text[text.index(DOC_BEGIN) : text.index(DOC_END) + len(DOC_END)]
     assert shown == key_tables(), f"replace the key tables in {DOC} with:\n{key_tables()}"
+
+
+@pytest.mark.parametrize("command", [["crawl", "xinhua"], ["list"]])
+def test_a_broken_profile_stops_every_command_with_one_line(tmp_path, command):
+    profiles = tmp_path / "sites"
+    shutil.copytree(PROJECT / "crawler" / "sites", profiles)
+    (profiles / "xinhua.yaml").write_text("name: xinhua\ndomains: [news.cn\n", encoding="utf-8")
+    settings = ["-s", f"SITE_PROFILES_DIR={profiles}", "-s", f"ARCHIVE_DIR={tmp_path / 'a'}"]
+    result = run_scrapy(*command, *settings)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"Site profile error: {profiles / 'xinhua.yaml'}: line 3, column 1: "
+        "did not find expected ',' or ']'"
+    ]
+    assert not (tmp_path / "a").exists()

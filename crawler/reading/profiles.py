@@ -242,6 +242,14 @@ def profiles_of(crawl: Crawl) -> SiteProfiles:
     return _OF_CRAWL[crawl]
 
 
+def _one_line(error: yaml.YAMLError) -> str:
+    """A YAML error as one line: where (line and column in the file) and what."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return " ".join(str(error).split())
+
+
 def packaged_profiles() -> Traversable:
     """``crawler/sites/`` as package data: a folder in a source checkout or an installed
     package, a folder inside the zip file when the project runs from an egg (Scrapyd)."""
@@ -253,8 +261,10 @@ def load_profile(path: Path | Traversable, generic: SiteProfile | None = None) -
     profile's rules appended."""
     try:
         data = yamlio.json_types_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ProfileError(f"{path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: {_one_line(exc)}") from exc
     error = best_match(profile_validator().iter_errors(data))
     if error is not None:
         raise _schema_error(path, error)
