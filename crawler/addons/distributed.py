@@ -126,9 +126,9 @@ class SharedArticleSet:
     *written*: an article is added once its file is archived, not when a worker starts on
     it, so a worker that dies half-way never makes the others skip its article. Two workers
     racing on one article both get to the archive stage, which creates the file only once
-    (the first counts it new, the other finds the same bytes). Once Redis is given up on (the run is stopping,
-    :mod:`crawler.addons.redislink`), articles still in the pipelines are archived on this
-    worker's own count."""
+    (the first counts it new, the other finds the same bytes). Once Redis is given up on
+    (the run is stopping, :mod:`crawler.addons.redislink`), articles still in the pipelines
+    are archived on this worker's own count."""
 
     def __init__(self, link: RedisLink, run: str):
         self.link = link
