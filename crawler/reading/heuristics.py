@@ -304,7 +304,8 @@ def _date_line(node: _ElementUnicodeResult, day: date | None) -> HtmlElement | N
         if _LONG(element):
             return None
         text = element.text_content()
-        if len(text) > _DATE_LINE_LENGTH:
+        # measured without the markup's indentation: a date line's text, not its source
+        if len(text) > _DATE_LINE_LENGTH and len(collapse_whitespace(text)) > _DATE_LINE_LENGTH:
             return None
         for timed in (True, False):
             for value in date_strings(text, timed=timed):
