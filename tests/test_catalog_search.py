@@ -1,13 +1,15 @@
 """``scrapy catalog`` filters and ``scrapy search`` (issue 15): real subprocesses over archives
 written by the archive stage itself (a scrape through a proxy on 127.0.0.1, or its writer),
 JSON Lines in a pipe and a table on a terminal, and the search index of catalogs of earlier
-versions filled by ``scrapy reindex``."""
+versions filled by ``scrapy reindex``; on a catalog recorded directly, which way a search
+goes (the index's candidates, or each article's text) and that both find the same."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import sqlite3
+from datetime import date, datetime
 
 import pytest
 from archive_checks import describe
@@ -18,8 +20,9 @@ from test_progress import run_on_terminal
 from test_sitebuild import article as article_on
 
 from crawler.archive import catalogsearch
-from crawler.archive.catalog import CATALOG_DIR, DATABASE, Catalog
-from crawler.archive.catalogsearch import ArticleFilter
+from crawler.archive.catalog import CATALOG_DIR, DATABASE, Catalog, CatalogEntry
+from crawler.archive.catalogsearch import ArticleFilter, searchable_text
+from crawler.reading.dates import BEIJING
 
 PAGES = {  # URL number → title, body
     1: ("春耕备耕有序推进", "<p>今年各地墒情总体适宜，农机作业进度加快。</p>"),
@@ -198,3 +201,104 @@ def test_without_the_trigram_tokenizer_search_reads_every_text(tmp_path, monkeyp
     assert [entry.article_id for entry in indexed.find(ArticleFilter(words=("经济",)))] == [
         "c_0001"
     ]
+
+
+# Bodies of one article a day from 2026-03-01: 经济 in every one, 湿地 in the first only, and
+# letters whose case the index folds otherwise than str.lower (ſ → s, µ → μ, ς → σ) or
+# str.casefold (ß stays ß) would.
+BODIES = [
+    "湿地公园保护经济效益",
+    "经济运行总体平稳",
+    "数字经济ſtrong",
+    "经济µ计量",
+    "经济ς末尾",
+    "经济Straße",
+    "经济运行",
+    "经济",
+]
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    """A catalog of BODIES, recorded directly."""
+    catalog = Catalog(tmp_path)
+    for n, body in enumerate(BODIES):
+        published = datetime(2026, 3, 1 + n, 8, tzinfo=BEIJING)
+        entry = CatalogEntry(
+            site="xinhua",
+            article_id=f"c_{n}",
+            url=f"http://www.news.cn/{n}/c.html",
+            title=f"第{n}篇",
+            published=published.isoformat(),
+            source="新华社",
+            category="xinhuashe",
+            path=f"_posts/{n}.md",
+            content_hash=str(n),
+        )
+        catalog.record(entry, published, searchable_text(entry.title, f"<p>{body}</p>"))
+    yield catalog
+    catalog.close()
+
+
+def searched(catalog: Catalog, wanted: ArticleFilter) -> tuple[str, list[int]]:
+    """Which way the search went (``text``: each article the other filters leave was read;
+    ``index``: the full-text index named the candidates, or that there are none) and the
+    articles it found."""
+    where, _params = wanted.sql(catalog.connection, catalog.text_indexed)
+    way = "text" if "EXISTS (SELECT 1 FROM article_text" in where else "index"
+    return way, [int(entry.article_id[2:]) for entry in catalog.find(wanted)]
+
+
+DAY_2 = {"since": date(2026, 3, 2), "until": date(2026, 3, 2)}
+
+
+@pytest.mark.parametrize(
+    ("filters", "way", "expected"),
+    [
+        # A word in every article: reading the day's text beats the index, all dates too
+        ({"words": ("经济",), **DAY_2}, "text", [1]),
+        ({"words": ("经济",)}, "text", list(range(8))),
+        ({"words": ("经济运行",), **DAY_2}, "text", [1]),
+        # A word in few articles, over all dates: the index names them
+        ({"words": ("湿地",)}, "index", [0]),
+        ({"words": ("湿地公园",)}, "index", [0]),
+        ({"words": ("经济", "湿地")}, "index", [0]),  # the rarer word asks the index
+        ({"words": ("运行",), "source": "新华社"}, "index", [1, 6]),
+        ({"words": ("湿地",), "title": "第1篇"}, "index", []),
+        # …and within a day, whose single article is fewer than those
+        ({"words": ("湿地",), **DAY_2}, "text", []),
+        ({"words": ("运行",), **DAY_2}, "text", [1]),
+        ({"words": ("运行", "经济"), **DAY_2, "title": "第1篇"}, "text", [1]),
+        # No trigram begins with it: the index says so, whatever the other filters
+        ({"words": ("宇宙",)}, "index", []),
+        ({"words": ("宇宙",), **DAY_2}, "index", []),
+    ],
+)
+def test_search_reads_the_shorter_way_and_finds_the_same(filters, way, expected, recorded):
+    assert searched(recorded, ArticleFilter(**filters)) == (way, expected)
+
+
+@pytest.mark.parametrize(
+    ("word", "article", "holds"),
+    [
+        ("ſ", 2, True),
+        ("ſt", 2, True),
+        ("ſtrong", 2, True),
+        ("STRONG", 2, False),  # the index folds ſ to s; the text holds ſ
+        ("µ", 3, True),
+        ("µ计", 3, True),
+        ("ς", 4, True),
+        ("ς末", 4, True),
+        ("ß", 5, True),
+        ("aß", 5, True),
+        ("STRAßE", 5, True),  # LIKE folds the case of ASCII letters only
+        ("STRASSE", 5, False),
+    ],
+)
+def test_search_folds_case_as_the_index_does(word, article, holds, recorded):
+    """A letter whose case str.lower or str.casefold folds otherwise than the index (its
+    terms are folded) is found through the index as it is by reading the text."""
+    expected = [article] if holds else []
+    day = date(2026, 3, 1 + article)
+    assert searched(recorded, ArticleFilter(words=(word,))) == ("index", expected)
+    assert searched(recorded, ArticleFilter(words=(word,), since=day, until=day))[1] == expected

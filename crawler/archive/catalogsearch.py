@@ -12,6 +12,13 @@ vocabulary (``fts5vocab``) lists the trigrams that begin with it, and the articl
 any of those are checked the same way. Each text ends in a blank line, so that every
 character of it begins a trigram.
 
+The index is not always the shorter way. A pair of characters common to most articles has
+trigrams that name most of the archive; when the other filters (a day, a source) leave
+fewer articles than the index would name, those articles' texts are checked instead, in
+the catalog's order. The vocabulary says how many articles each trigram names, and the
+count of the filters' articles stops one past that: choosing is cheap. Both ways find the
+same articles.
+
 The trigram tokenizer came with SQLite 3.34 (2020). With an older SQLite the text is kept
 all the same and searched by a scan of every article's text (slow on a large archive);
 ``scrapy reindex`` under a newer one builds the index.
@@ -25,6 +32,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
 from typing import Any
 
 _TEXT_TABLE = """
@@ -148,47 +156,116 @@ class ArticleFilter:
             if (value := getattr(self, column)) is not None:
                 conditions.append(f"a.{column} = ?")
                 params.append(value)
+        # Counted to choose how to search the text: what the catalog's indexes answer (a
+        # title is read from each row).
+        indexed_where, indexed_params = " AND ".join(conditions), list(params)
         if self.title:
             conditions.append(f"a.title LIKE ? ESCAPE '{_ESCAPE}'")
             params.append(_containing(self.title))
-        for word in self.words:
-            found, found_params = _text_search(connection, word, indexed)
-            conditions.append(f"(a.site, a.article_id) IN ({found})")
+        if self.words:
+            lookup = None
+            if indexed:
+                lookup = _selective_lookup(connection, self.words, indexed_where, indexed_params)
+            found, found_params = _text_condition(self.words, lookup)
+            conditions.append(found)
             params += found_params
         return " AND ".join(conditions), params
 
 
-def _text_search(connection: sqlite3.Connection, text: str, indexed: bool) -> tuple[str, list[Any]]:
-    """A query of the ``(site, article_id)`` of the articles whose text holds ``text``."""
-    if not indexed:
-        return f"SELECT site, article_id FROM article_text WHERE text LIKE ? ESCAPE '{_ESCAPE}'", [
-            _containing(text)
-        ]
-    match = _trigrams_of(text) if len(text) >= 3 else _trigrams_beginning(connection, text)
-    if not match:  # no trigram begins with it: no article holds it
-        return "SELECT NULL, NULL WHERE 0", []
+@dataclass(frozen=True, slots=True)
+class _IndexLookup:
+    """An FTS5 query of the index for the articles that may hold a word (empty: none can),
+    and how many articles it names at most."""
+
+    match: str
+    at_most: int
+
+
+def _selective_lookup(
+    connection: sqlite3.Connection, words: tuple[str, ...], where: str, params: list[Any]
+) -> _IndexLookup | None:
+    """The index's lookup of the word it names the fewest articles for, when that is fewer
+    than the articles for which ``where`` holds; None when reading those articles' text is
+    the shorter way. Either way each candidate's text is read, so the count decides; it
+    stops one past the lookup's, so it never reads more rows than the lookup names."""
+    lookup = min((_index_lookup(connection, word) for word in words), key=attrgetter("at_most"))
+    left = connection.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM articles a WHERE {where} LIMIT ?)",
+        [*params, lookup.at_most + 1],
+    ).fetchone()[0]
+    return lookup if left > lookup.at_most else None
+
+
+def _text_condition(words: tuple[str, ...], lookup: _IndexLookup | None) -> tuple[str, list[Any]]:
+    """A condition over ``articles a`` that holds when the article's text holds every word:
+    over the articles that ``lookup`` names, or, without one, over each article the other
+    conditions leave (SQLite reads them in the catalog's order and checks each one's text).
+    Both find the same articles: the index names every article that holds the word."""
+    holds = " AND ".join([f"t.text LIKE ? ESCAPE '{_ESCAPE}'"] * len(words))
+    patterns = [_containing(word) for word in words]
+    if lookup is None:
+        return (
+            "EXISTS (SELECT 1 FROM article_text t "
+            f"WHERE t.site = a.site AND t.article_id = a.article_id AND {holds})",
+            patterns,
+        )
+    if not lookup.match:
+        return "0", []
     return (
-        "SELECT t.site, t.article_id FROM article_search s JOIN article_text t ON t.id = s.rowid "
-        f"WHERE article_search MATCH ? AND t.text LIKE ? ESCAPE '{_ESCAPE}'",
-        [match, _containing(text)],
+        "(a.site, a.article_id) IN (SELECT t.site, t.article_id FROM article_search s "
+        f"JOIN article_text t ON t.id = s.rowid WHERE article_search MATCH ? AND {holds})",
+        [lookup.match, *patterns],
     )
 
 
-def _trigrams_of(text: str) -> str:
-    """An FTS5 query for the articles holding every trigram of ``text`` (3+ characters)."""
-    trigrams = sorted({text[i : i + 3].lower() for i in range(len(text) - 2)})
-    return " AND ".join(_quoted(trigram) for trigram in trigrams)
+def _index_lookup(connection: sqlite3.Connection, word: str) -> _IndexLookup:
+    """The index's lookup for ``word``; how many articles hold each trigram comes from the
+    index's vocabulary."""
+    folded = _folded(word)
+    if len(folded) >= 3:
+        return _trigrams_of(connection, folded)
+    return _trigrams_beginning(connection, folded)
 
 
-def _trigrams_beginning(connection: sqlite3.Connection, text: str) -> str:
-    """An FTS5 query for the articles holding a trigram that begins with ``text`` (1 or 2
-    characters); empty when no indexed trigram does."""
-    prefix = text.lower()  # the tokenizer folds case
+def _trigrams_of(connection: sqlite3.Connection, text: str) -> _IndexLookup:
+    """The articles holding every trigram of ``text`` (3+ characters, folded)."""
+    trigrams = sorted({text[i : i + 3] for i in range(len(text) - 2)})
+    articles = dict(
+        connection.execute(
+            f"SELECT term, doc FROM article_terms WHERE term IN ({', '.join('?' * len(trigrams))})",
+            trigrams,
+        ).fetchall()
+    )
+    return _IndexLookup(
+        " AND ".join(_quoted(trigram) for trigram in trigrams),
+        min(articles.get(trigram, 0) for trigram in trigrams),
+    )
+
+
+def _trigrams_beginning(connection: sqlite3.Connection, text: str) -> _IndexLookup:
+    """The articles holding a trigram that begins with ``text`` (1 or 2 characters, folded:
+    it has no trigram of its own); none when no indexed trigram does."""
     terms = connection.execute(
-        "SELECT term FROM article_terms WHERE term >= ? AND term < ?",
-        (prefix, prefix + _AFTER_EVERY_TERM),
+        "SELECT term, doc FROM article_terms WHERE term >= ? AND term < ?",
+        (text, text + _AFTER_EVERY_TERM),
+    ).fetchall()
+    return _IndexLookup(
+        " OR ".join(_quoted(term) for term, _ in terms), sum(articles for _, articles in terms)
     )
-    return " OR ".join(_quoted(term) for (term,) in terms)
+
+
+def _folded(text: str) -> str:
+    """``text`` with its letters' case folded as the trigram tokenizer folds the text it
+    indexes (its terms are folded): Unicode's simple case folding, one character for one.
+    ``str.casefold`` alone turns ß into ss, ``str.lower`` alone keeps ſ and µ."""
+    return "".join(_folded_letter(char) for char in text)
+
+
+def _folded_letter(char: str) -> str:
+    for folded in (char.casefold(), char.lower()):
+        if len(folded) == 1:
+            return folded
+    return char
 
 
 def _quoted(term: str) -> str:
