@@ -341,23 +341,34 @@ QUERIES = [
     ("catalog, a title's words, all dates", ["catalog", "--title", "（123456）"]),
     ("search, one article's words", ["search", "（123456）"]),
     ("search, a rare word, one week", ["search", "春耕农机", "--since", "2025-02-03", "--until", "2025-02-09"]),
+    ("search, a rare word, all dates", ["search", "春耕农机"]),
+    ("search, a rare pair, all dates", ["search", "机作"]),
+    ("search, a common word, one day", ["search", "数字经济", "--since", "2025-02-10", "--until", "2025-02-10"]),
     ("search, two characters, one day", ["search", "湿地", "--since", "2025-02-10", "--until", "2025-02-10"]),
+    ("search, two characters, a source's week", ["search", "湿地", "--since", "2025-02-03", "--until", "2025-02-09", "--source", "新华社"]),
 ]  # fmt: skip
 
 
-def bench_queries(large: Path) -> None:
+def bench_queries(large: Path, repeat: int) -> None:
     print(
-        f"\n(e) catalog queries and full-text search, {posts_in(large):,} posts (start-up included)"
+        f"\n(e) catalog queries and full-text search, {posts_in(large):,} posts (start-up "
+        f"included; median, and range, of {repeat})"
     )
     with tempfile.TemporaryDirectory(prefix="scale-queries-") as scratch:
         for label, arguments in QUERIES:
             output = Path(scratch) / "out.jsonl"
-            run = measured(
-                [sys.executable, "-m", "scrapy", *arguments, "-o", str(output),
-                 "-s", f"ARCHIVE_DIR={large}"]
-            )  # fmt: skip
+            walls = [
+                measured(
+                    [sys.executable, "-m", "scrapy", *arguments, "-o", str(output),
+                     "-s", f"ARCHIVE_DIR={large}"]
+                ).wall
+                for _run in range(repeat)
+            ]  # fmt: skip
             found = len(output.read_text(encoding="utf-8").splitlines()) if output.exists() else 0
-            print(f"    {label:40}{run.wall:6.2f} s, {found:,} articles")
+            print(
+                f"    {label:40}{statistics.median(walls):6.2f} s ({min(walls):.2f}–"
+                f"{max(walls):.2f}), {found:,} articles"
+            )
 
 
 def posts_in(archive: Path) -> int:
@@ -383,7 +394,7 @@ def main() -> None:
     parser.add_argument("--catalog", type=int, default=300_000)
     parser.add_argument("-j", "--jobs", type=int, default=1)
     parser.add_argument("--plain-max", type=int, default=5000)
-    parser.add_argument("--repeat", type=int, default=3, help="crawls of (c), medians")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of (c) and (e), medians")
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xinhua-scale"
     )
@@ -401,7 +412,7 @@ def main() -> None:
         if "crawl" in only:
             bench_crawl(args.workdir, large, args.repeat)
         if "queries" in only:
-            bench_queries(large)
+            bench_queries(large, args.repeat)
 
 
 if __name__ == "__main__":
