@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from cssselect.xpath import XPathExpr, is_non_whitespace
@@ -363,10 +363,7 @@ class ArticleExtractor:
             return None
         if dated.value.time() != time(0):
             return self._shown_time(page, dated) or dated
-        timed = _first_text(page, rules, lambda text, _: parse_published(text, require_time=True))
-        if timed is not None and timed.value.date() == dated.value.date():
-            return timed
-        return dated
+        return _first_text(page, rules, lambda text, _: _same_day(text, dated.value)) or dated
 
     def _shown_time(self, page: _Page, dated: _Found) -> _Found | None:
         """The time the page shows, where a metadata time less than a day away disagrees with
@@ -426,6 +423,12 @@ class ArticleExtractor:
         for unwanted in self._excluded(element):
             if unwanted is not element:
                 unwanted.drop_tree()
+
+
+def _same_day(text: str, day: datetime) -> datetime | None:
+    """The date and time in ``text`` when it has a time of day and falls on ``day``'s date."""
+    timed = parse_published(text, require_time=True)
+    return timed if timed is not None and timed.date() == day.date() else None
 
 
 def _unreadable(title: str | None, paragraphs: list[str]) -> bool:
