@@ -71,10 +71,7 @@ class NormalisePipeline:
         # 相关链接, 本期精彩回顾, 分页导航: what follows is not the article
         end = next((i for i, p in enumerate(kept) if i and ends_body(paragraph_text(p))), None)
         kept = kept[:end]
-        # Credits and sign-offs (策划：…, 新华社发) end a body; inside it the same words stay.
-        while kept and drop_trailing(paragraph_text(kept[-1])):
-            kept.pop()
-        return kept
+        return _without_trailing_credits(kept, drop_trailing)
 
     def _line_filters(self, site: str) -> tuple[Callable[[str], bool], ...]:
         """(anywhere, at the end only, ending the body) paragraph filters of a site, built
@@ -87,6 +84,21 @@ class NormalisePipeline:
                 line_filter(profile.body_end_lines),
             )
         return self._filters[site]
+
+
+def _without_trailing_credits(paragraphs: list[str], is_credit: Callable[[str], bool]) -> list[str]:
+    """Credits and sign-offs (策划：…, 新华社发) end a body, and so do the pictures after
+    them (a banner under the rights note); inside the text the same words stay, and a
+    picture right after the text is the article's."""
+    end = index = len(paragraphs)
+    while index:
+        text = paragraph_text(paragraphs[index - 1])
+        if text and not is_credit(text):
+            break
+        index -= 1
+        if text:
+            end = index
+    return paragraphs[:end]
 
 
 _SHORT_FIELDS: dict[str, Callable[[str], str]] = {

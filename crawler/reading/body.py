@@ -151,47 +151,44 @@ _META_LABEL = re.compile(
 
 
 def paragraphs_from_element(
-    element: HtmlElement, base_url: str, ends_body: Callable[[str], bool] = lambda _: False
+    element: HtmlElement,
+    base_url: str,
+    ends_body: Callable[[str], bool] = lambda _: False,
+    is_furniture: Callable[[str], bool] = lambda _: False,
 ) -> list[str]:
     """The blocks of ``element`` as paragraph HTML strings (not yet tidied), without the
-    links that follow the text (see :func:`_without_trailing_links`). A paragraph that
-    ``ends_body`` (a profile's ``body_end_lines``) and what follows it are left whole, for
-    the normalise stage to cut: links there are not the text's."""
+    links that follow the text (see :func:`_without_trailing_links`; ``is_furniture`` names
+    the lines that are no text, a profile's ``drop_lines`` and ``trailing_drop_lines``). A
+    paragraph that ``ends_body`` (a profile's ``body_end_lines``) and what follows it are
+    left whole, for the normalise stage to cut: links there are not the text's."""
     walker = _ParagraphWalker(base_url)
     walker.walk(element)
     walker.flush()
     paragraphs = walker.paragraphs
+    texts = [_SPACE_RUN.sub(" ", paragraph_text(paragraph)).strip() for paragraph in paragraphs]
     end = next(
-        (
-            index
-            for index, paragraph in enumerate(paragraphs)
-            if index and ends_body(_SPACE_RUN.sub(" ", paragraph_text(paragraph)))
-        ),
-        len(paragraphs),
+        (index for index, text in enumerate(texts) if index and ends_body(text)), len(paragraphs)
     )
-    return _without_trailing_links(paragraphs[:end], walker.link_only[:end]) + paragraphs[end:]
+    is_text = [
+        not linked and _is_prose(text) and not is_furniture(text)
+        for text, linked in zip(texts[:end], walker.link_only, strict=False)
+    ]
+    return _without_trailing_links(paragraphs[:end], walker.link_only, is_text) + paragraphs[end:]
 
 
-def _without_trailing_links(paragraphs: list[str], link_only: list[bool]) -> list[str]:
-    """``paragraphs`` without those after the last line of prose whose whole text is a link
-    (a promotion, another article's headline); pictures stay. A body with no prose outside
-    links (a list of headlines) is kept whole."""
-    last_prose = next(
-        (
-            index
-            for index in range(len(paragraphs) - 1, -1, -1)
-            if not link_only[index] and _is_prose(paragraph_text(paragraphs[index]))
-        ),
-        None,
-    )
-    if last_prose is None:
+def _without_trailing_links(
+    paragraphs: list[str], link_only: list[bool], is_text: list[bool]
+) -> list[str]:
+    """``paragraphs`` without those after the last line of the text (``is_text``) whose
+    whole text is a link (a promotion, another article's headline); pictures stay. A body
+    with no text outside links (a list of headlines) is kept whole."""
+    last_text = next((i for i in range(len(is_text) - 1, -1, -1) if is_text[i]), None)
+    if last_text is None:
         return paragraphs
-    return paragraphs[: last_prose + 1] + [
+    return paragraphs[: last_text + 1] + [
         paragraph
-        for paragraph, linked in zip(
-            paragraphs[last_prose + 1 :], link_only[last_prose + 1 :], strict=True
-        )
-        if not linked
+        for index, paragraph in enumerate(paragraphs[last_text + 1 :], last_text + 1)
+        if not link_only[index]
     ]
 
 

@@ -312,6 +312,7 @@ class ArticleExtractor:
             else None
         )
         self._ends_body = line_filter(profile.body_end_lines)
+        self._furniture = line_filter(profile.drop_lines + profile.trailing_drop_lines)
         # Compiled once per profile: a crawl applies the same few selectors to every page.
         self._queries = {
             rule: compile_query(rule)
@@ -412,7 +413,9 @@ class ArticleExtractor:
                 if not isinstance(element.tag, str):
                     continue
                 self._drop_excluded(element)
-                paragraphs = paragraphs_from_element(element, page.url, self._ends_body)
+                paragraphs = paragraphs_from_element(
+                    element, page.url, self._ends_body, self._furniture
+                )
                 if any(_has_text(paragraph) for paragraph in paragraphs):
                     return _Found(paragraphs, rule.name)
         return None
