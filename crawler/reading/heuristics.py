@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from copy import deepcopy
 from datetime import date
 from itertools import chain, islice
 
@@ -399,7 +400,34 @@ def densest_block(selector: Selector) -> Iterator[HtmlElement]:
         (item for item in candidates if item[1] > 0), key=lambda item: item[1], reverse=True
     )
     for element, _ in ranked[:3]:
-        yield element
+        yield _with_split_parts(element, totals)
+
+
+def _with_split_parts(element: HtmlElement, totals: dict[HtmlElement, float]) -> HtmlElement:
+    """``element`` with the other parts of its article: siblings of the same tag and the same
+    ``id`` (or ``class``) that read as prose too, where a template or a stray closing tag
+    cut the article in two around a widget. Several parts are read as one, in page order."""
+    parent, key = element.getparent(), _block_key(element)
+    if parent is None or key is None:
+        return element
+    parts = [
+        sibling
+        for sibling in parent.iterchildren(element.tag)
+        if sibling is element or (_block_key(sibling) == key and totals.get(sibling, 0) > 0)
+    ]
+    if len(parts) == 1:
+        return element
+    joined = Element("div")
+    joined.extend(deepcopy(part) for part in parts)
+    return joined
+
+
+def _block_key(element: HtmlElement) -> tuple[str, str] | None:
+    for attribute in ("id", "class"):
+        value = (element.get(attribute) or "").strip()
+        if value:
+            return attribute, value
+    return None
 
 
 def _site_notices(root: HtmlElement) -> Iterator[HtmlElement]:
