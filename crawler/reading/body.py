@@ -157,38 +157,35 @@ def paragraphs_from_element(
     is_furniture: Callable[[str], bool] = lambda _: False,
 ) -> list[str]:
     """The blocks of ``element`` as paragraph HTML strings (not yet tidied), without the
-    links that follow the text (see :func:`_without_trailing_links`; ``is_furniture`` names
-    the lines that are no text, a profile's ``drop_lines`` and ``trailing_drop_lines``). A
-    paragraph that ``ends_body`` (a profile's ``body_end_lines``) and what follows it are
-    left whole, for the normalise stage to cut: links there are not the text's."""
+    paragraphs after the last line of the text whose whole text is a link (a promotion,
+    other articles' headlines); pictures stay. ``is_furniture`` names the lines that are no
+    text (a profile's ``drop_lines`` and ``trailing_drop_lines``). A paragraph that
+    ``ends_body`` (a profile's ``body_end_lines``) and what follows it are left whole, for
+    the normalise stage to cut: links there are not the text's."""
     walker = _ParagraphWalker(base_url)
     walker.walk(element)
     walker.flush()
-    paragraphs = walker.paragraphs
+    paragraphs, link_only = walker.paragraphs, walker.link_only
+    if not any(link_only):
+        return paragraphs
     texts = [_SPACE_RUN.sub(" ", paragraph_text(paragraph)).strip() for paragraph in paragraphs]
     end = next(
         (index for index, text in enumerate(texts) if index and ends_body(text)), len(paragraphs)
     )
-    is_text = [
-        not linked and _is_prose(text) and not is_furniture(text)
-        for text, linked in zip(texts[:end], walker.link_only, strict=False)
-    ]
-    return _without_trailing_links(paragraphs[:end], walker.link_only, is_text) + paragraphs[end:]
-
-
-def _without_trailing_links(
-    paragraphs: list[str], link_only: list[bool], is_text: list[bool]
-) -> list[str]:
-    """``paragraphs`` without those after the last line of the text (``is_text``) whose
-    whole text is a link (a promotion, another article's headline); pictures stay. A body
-    with no text outside links (a list of headlines) is kept whole."""
-    last_text = next((i for i in range(len(is_text) - 1, -1, -1) if is_text[i]), None)
-    if last_text is None:
+    last_text = next(
+        (
+            index
+            for index in range(end - 1, -1, -1)
+            if not link_only[index] and _is_prose(texts[index]) and not is_furniture(texts[index])
+        ),
+        None,
+    )
+    if last_text is None:  # no text outside links (a list of headlines): kept whole
         return paragraphs
     return paragraphs[: last_text + 1] + [
         paragraph
         for index, paragraph in enumerate(paragraphs[last_text + 1 :], last_text + 1)
-        if not link_only[index]
+        if index >= end or not link_only[index]
     ]
 
 
