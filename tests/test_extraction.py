@@ -181,6 +181,17 @@ def test_pages_parse_as_parsel_parses_them(text):
 XINHUA_URL = "http://www.news.cn/politics/20260601/0123456789abcdef0123456789abcdef/c.html"
 
 
+def test_a_county_gazette_on_another_gov_cn_host_keeps_its_headline(stages):
+    """The govcn profile claims every *.gov.cn host; its rule for www.gov.cn's Gazette
+    titles (公报, no headline element) must not take a county's 统计公报 page title."""
+    case = FIXTURES / "generic" / "date-labelled-over-republished-meta"
+    expected = json.loads(case.with_suffix(".json").read_text(encoding="utf-8"))
+    html = case.with_suffix(".html").read_text(encoding="utf-8")
+    article = extract(stages, expected["url"], html, "govcn")
+    assert article.title == expected["title"]
+    assert article.published.isoformat() == expected["published"]
+
+
 def test_empty_source_label_gives_no_source(stages):
     article = extract(stages, XINHUA_URL, xinhua_page("空来源的文章标题", source=""), "xinhua")
     assert article.title == "空来源的文章标题"

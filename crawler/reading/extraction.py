@@ -35,6 +35,7 @@ from crawler.reading.heuristics import (
     confirmed_title_cut,
     densest_block,
     headline,
+    labelled_date,
     visible_date,
     visible_source,
 )
@@ -88,6 +89,7 @@ TEXT_HEURISTICS: dict[str, Callable[[Selector], Iterator[str]]] = {
     "headline": headline,
     "confirmed_title_cut": confirmed_title_cut,
     "visible_date": visible_date,
+    "labelled_date": labelled_date,
     "visible_source": visible_source,
 }
 _TAGS = re.compile(r"<[^>]+>")

@@ -66,6 +66,8 @@ _HTML_PARAGRAPH = re.compile(r"<(?:p|br|div)\b", re.I)
 _MAX_SCRIPT = 2_000_000  # characters: larger scripts are libraries, not article data
 _MIN_PROSE = 10  # characters: a shorter line is a label, however it ends
 _NEAR_HEADLINE = 12  # text nodes: how far after the headline its date line may be
+_DATE_LABEL = re.compile(r"(?:发布|发稿|发文|成文|生成|印发)(?:日期|时间)\s*[:：]")
+_LABEL_REACH = 2  # text nodes after a date label that may hold its date
 _IN_H1 = XPath("boolean(ancestor-or-self::h1)")
 # The site's own notices (大众网版权与免责声明, 免责声明：…): legal prose, never the article.
 _NOTICE_HEADING = re.compile(r"^\S{0,12}(?:版权|免责)(?:与免责)?声明")
@@ -203,6 +205,22 @@ def visible_date(selector: Selector) -> Iterator[str]:
             yield from date_strings(joined, timed=True)
     for text in texts:
         yield from date_strings(text, timed=False)
+
+
+def labelled_date(selector: Selector) -> Iterator[str]:
+    """Dates the page labels as its publication date (发布日期：, 发布时间：, 发稿时间：,
+    发文日期：, 成文日期：, 生成日期：), the date in the label's own text or in the next
+    text nodes (``<label>生成日期：</label><div>2023-05-11</div>``). A page that labels its
+    date says so; a ``<meta>`` time may be when it was republished."""
+    texts = _text_nodes(selector)
+    for index, text in enumerate(texts):
+        label = _DATE_LABEL.search(text)
+        if label is None:
+            continue
+        shown = " ".join([text[label.end() :], *texts[index + 1 : index + 1 + _LABEL_REACH]])
+        value = next(chain(date_strings(shown, timed=True), date_strings(shown, timed=False)), None)
+        if value is not None:
+            yield value
 
 
 def visible_source(selector: Selector) -> Iterator[str]:
