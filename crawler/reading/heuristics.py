@@ -55,6 +55,7 @@ _SOURCE_CLASS = re.compile(r"source|laiyuan", re.I)
 _MEDIA_NAME = re.compile(
     r"^[\u4e00-\u9fffA-Za-z]{1,12}(?:新闻|日报|晚报|早报|时报|商报|报|网|社|客户端|电视台|电台|周刊)$"
 )
+_BULLETS = {"•", "·", "∙", "|", "｜"}  # what sets a name off from the date on a date line
 _DATE_LINE_LENGTH = 160  # characters: a longer block is a paragraph, not a date line
 _CAPTION_CLASS = re.compile(r"pic|img|photo|caption|figure|tupian", re.I)
 _CAPTION_TAGS = {"p", "center", "font", "span", "figcaption", "td"}
@@ -241,8 +242,9 @@ def visible_source(selector: Selector) -> Iterator[str]:
     yield from (f"来源：{name}" for name, on_date_line in labelled if on_date_line)
     tails = (" ".join(_TITLE_SEPARATOR.split(title)[1:]) for title in _page_titles(selector))
     site_names = " ".join(tails)
-    for name in _unlabelled_sources(texts, day):
-        if name not in site_names:  # the site's own name (its logo link) is not a source
+    for name, named in _unlabelled_sources(texts, day):
+        # the site's own name is its logo link, unless the page names it as the source
+        if named or name not in site_names:
             yield f"来源：{name}"
     yield from (f"来源：{name}" for name, on_date_line in labelled if not on_date_line)
 
@@ -263,17 +265,22 @@ def _labelled_sources(
         yield rest, _date_line(text, day) is not None
 
 
-def _unlabelled_sources(texts: list[_ElementUnicodeResult], day: date | None) -> Iterator[str]:
-    """Names on the date line without a label: in an element named for the source, or a
-    media name (``澎湃新闻``, ``环球网``)."""
-    for text in texts:
+def _unlabelled_sources(
+    texts: list[_ElementUnicodeResult], day: date | None
+) -> Iterator[tuple[str, bool]]:
+    """(name, whether an element is named for the source) of the names on the date line
+    without a label: in an element named for the source, a media name (``澎湃新闻``,
+    ``环球网``), or the name a bullet sets off before the date (``第一财经APP • 2016-04-27``)."""
+    for index, text in enumerate(texts):
         name = text.strip()
         if text.is_tail or not 2 <= len(name) <= 20:
             continue
-        if (_named_for_source(text.getparent()) or _MEDIA_NAME.match(name)) and _date_line(
+        named = _named_for_source(text.getparent())
+        before_bullet = index + 1 < len(texts) and texts[index + 1].strip() in _BULLETS
+        if (named or before_bullet or _MEDIA_NAME.match(name)) and _date_line(
             text, day
         ) is not None:
-            yield name
+            yield name, named
 
 
 def _named_for_source(element: HtmlElement) -> bool:
