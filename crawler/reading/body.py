@@ -134,9 +134,9 @@ _SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
 _TAG = re.compile(r"<[^>]+>")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 # A line that is only a date (a weekday, a time), or only a reporter's byline: 本报记者覃剑长沙报道
-_DATE_ONLY = re.compile(
-    r"^(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"
-    r"(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$"
+_DATE_ONLY = re.compile(  # bracketed too, and a month alone: （2023年5月）
+    r"^[（(]?(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*(?:[-/.月]\s*\d{1,2}\s*日?|月)"
+    r"(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?[）)]?$"
 )
 _BYLINE_ONLY = re.compile(
     r"^(?:本报|本台|本刊|本网)(?:特派|特约|驻[\u4e00-\u9fff]{1,6})?(?:记者|通讯员)[\u4e00-\u9fff·、\s]{2,24}$"
@@ -396,12 +396,16 @@ def without_leading_furniture(paragraphs: list[str], title: str | None) -> list[
 
 def _without_opening_header(paragraphs: list[str]) -> list[str]:
     """``paragraphs`` without the article header a body block may open with: short lines (a
-    deck under the headline) up to a line that is only a date or a byline. Pictures stay;
-    without such a line nothing is dropped."""
+    deck under the headline, an issuer) up to a line that is only a date or a byline, also
+    as the last line of a paragraph (``统计局<br>（2023年5月）``). Pictures stay; without
+    such a line nothing is dropped."""
     header_end = 0
     for index, paragraph in enumerate(paragraphs[:_HEADER_LINES]):
         text = paragraph_text(paragraph)
-        if _DATE_ONLY.match(text) or _BYLINE_ONLY.match(text):
+        last_line = paragraph_text(paragraph.rsplit("<br>", 1)[-1])
+        if (_DATE_ONLY.match(last_line) or _BYLINE_ONLY.match(last_line)) and len(
+            text
+        ) <= _DECK_LENGTH:
             header_end = index + 1
         elif text and (len(text) > _DECK_LENGTH or text[-1] in "。！？!?"):
             break  # the text has begun
