@@ -116,3 +116,14 @@ def test_visible_source_takes_a_name_from_the_label_line_only(markup, expected):
 
     page = Selector(text=f"<html><body>{markup}</body></html>")
     assert [name for name in map(clean_source, visible_source(page)) if name] == expected
+
+
+def test_a_relative_date_without_a_cache_stamp_gives_no_day():
+    from parsel import Selector
+
+    from crawler.reading.heuristics import relative_date
+
+    page = "<h1>标题</h1><p>1天前</p><p>正文。</p>"
+    assert list(relative_date(Selector(text=page))) == []
+    stamped = page + "<!-- hyper cache 2017-08-24 03:13:39 -->"
+    assert list(relative_date(Selector(text=stamped))) == ["2017-08-23"]

@@ -36,6 +36,7 @@ from crawler.reading.heuristics import (
     densest_block,
     headline,
     labelled_date,
+    relative_date,
     visible_date,
     visible_source,
 )
@@ -90,6 +91,7 @@ TEXT_HEURISTICS: dict[str, Callable[[Selector], Iterator[str]]] = {
     "confirmed_title_cut": confirmed_title_cut,
     "visible_date": visible_date,
     "labelled_date": labelled_date,
+    "relative_date": relative_date,
     "visible_source": visible_source,
 }
 _TAGS = re.compile(r"<[^>]+>")
