@@ -74,7 +74,7 @@ _RELATIVE_UNITS = {"天": "days", "小时": "hours", "分钟": "minutes"}
 _CACHE_COMMENTS = XPath("//comment()[contains(translate(., 'CAHE', 'cahe'), 'cache')]")
 _IN_H1 = XPath("boolean(ancestor-or-self::h1)")
 # The site's own notices (大众网版权与免责声明, 免责声明：…): legal prose, never the article.
-_NOTICE_HEADING = re.compile(r"^\S{0,12}(?:版权|免责)(?:与免责)?声明")
+_NOTICE_HEADING = re.compile(r"^\S{0,12}(?:版权|免责)\S{0,4}声明")
 _NOTICE_TEXTS = XPath("//text()[contains(., '声明')]")
 
 
@@ -260,7 +260,9 @@ def visible_source(selector: Selector) -> Iterator[str]:
     line, a link), else a name there without a label (in an element named for the source,
     or a media name such as ``澎湃新闻``). Then a labelled line elsewhere, such as the
     closing ``（来源：X）``. An unlabelled name that the page title's tail gives as the
-    site's own (``…-杭州网``) is the site's logo link, no source. Never a picture's credit
+    site's own (``…-杭州网``) is the site's logo link, no source, unless an element named
+    for the source holds it and no other source shows (the site's own article, last).
+    Never a picture's credit
     (``图片来源：``, ``来源：`` under an image) nor a label inside a sentence (a footer's
     ``凡注明“来源：…”的作品``).
     """
@@ -270,11 +272,12 @@ def visible_source(selector: Selector) -> Iterator[str]:
     yield from (f"来源：{name}" for name, on_date_line in labelled if on_date_line)
     tails = (" ".join(_TITLE_SEPARATOR.split(title)[1:]) for title in _page_titles(selector))
     site_names = " ".join(tails)
-    for name, named in _unlabelled_sources(texts, day):
-        # the site's own name is its logo link, unless the page names it as the source
-        if named or name not in site_names:
-            yield f"来源：{name}"
+    unlabelled = list(_unlabelled_sources(texts, day))
+    # the site's own name is its logo link: not a source, unless the page names it as the
+    # source and shows no other (the site's own article)
+    yield from (f"来源：{name}" for name, _ in unlabelled if name not in site_names)
     yield from (f"来源：{name}" for name, on_date_line in labelled if not on_date_line)
+    yield from (f"来源：{name}" for name, named in unlabelled if named and name in site_names)
 
 
 def _labelled_sources(
