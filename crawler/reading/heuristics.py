@@ -44,7 +44,7 @@ _HEADLINES = XPath(
 )
 _DATE_LINES = _short_elements("div", "p", "span", "td", "li")
 _SHORT_TEXTS = _short_elements(
-    "h1", "h2", "h3", "h4", "div", "p", "span", "td", "strong", "b", "font"
+    "h1", "h2", "h3", "h4", "div", "p", "span", "td", "th", "strong", "b", "font"
 )
 # 来源 starting a line or field: not 图片来源/视频来源 (a picture's credit), not “来源： inside
 # a sentence; 文章来源, 信息来源, 稿件来源 … are the article's
@@ -60,7 +60,7 @@ _DATE_LINE_LENGTH = 160  # characters: a longer block is a paragraph, not a date
 _CAPTION_CLASS = re.compile(r"pic|img|photo|caption|figure|tupian", re.I)
 _CAPTION_TAGS = {"p", "center", "font", "span", "figcaption", "td"}
 _BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main", "font", "center"}
-_SENTENCE_MARK = re.compile(r"[。！？；!?;]|\.(?=\s)")
+_SENTENCE_MARK = re.compile(r"[。！？；!?;]|\.(?=\s|$)")  # an English full stop ends a line too
 # A string literal of 40 characters or more, in double or single quotes.
 _JS_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"|\'((?:[^\'\\\n]|\\.){40,})\'')
 _HTML_PARAGRAPH = re.compile(r"<(?:p|br|div)\b", re.I)
@@ -73,9 +73,12 @@ _RELATIVE = re.compile(r"^\s*(?:(?P<n>\d{1,3})\s*(?P<unit>天|小时|分钟)前|
 _RELATIVE_UNITS = {"天": "days", "小时": "hours", "分钟": "minutes"}
 _CACHE_COMMENTS = XPath("//comment()[contains(translate(., 'CAHE', 'cahe'), 'cache')]")
 _IN_H1 = XPath("boolean(ancestor-or-self::h1)")
-# The site's own notices (大众网版权与免责声明, 免责声明：…): legal prose, never the article.
-_NOTICE_HEADING = re.compile(r"^\S{0,12}(?:版权|免责)\S{0,4}声明")
-_NOTICE_TEXTS = XPath("//text()[contains(., '声明')]")
+# The site's own notices (大众网版权与免责声明, 免责声明：…, 版权说明：, Copyright …): legal
+# prose, never the article.
+_NOTICE_HEADING = re.compile(r"^(?:\S{0,12}(?:版权|免责)\S{0,4}(?:声明|说明)|Copyright\b)")
+_NOTICE_TEXTS = XPath(
+    "//text()[contains(., '声明') or contains(., '说明') or contains(., 'Copyright')]"
+)
 
 
 def _text_nodes(selector: Selector) -> list[_ElementUnicodeResult]:
@@ -304,9 +307,9 @@ def _unlabelled_sources(
     ``环球网``), or the name a bullet sets off before the date (``第一财经APP • 2016-04-27``)."""
     for index, text in enumerate(texts):
         name = text.strip()
-        if text.is_tail or not 2 <= len(name) <= 20:
-            continue
-        named = _named_for_source(text.getparent())
+        if not 2 <= len(name) <= 20 or (text.is_tail and not _MEDIA_NAME.match(name)):
+            continue  # after an element, only a media name: 2006年01月16日01:35</font> 东方早报
+        named = not text.is_tail and _named_for_source(text.getparent())
         before_bullet = index + 1 < len(texts) and texts[index + 1].strip() in _BULLETS
         if (named or before_bullet or _MEDIA_NAME.match(name)) and _date_line(
             text, day
@@ -355,9 +358,12 @@ def _in_h1(text: _ElementUnicodeResult) -> bool:
 
 def _date_line(node: _ElementUnicodeResult, day: date | None) -> HtmlElement | None:
     """The short line around a text node that shows the article's day, if there is one."""
-    if day is None:
+    holder = node.getparent()
+    if node.is_tail:  # the text after an element (or a comment) is its parent's
+        holder = holder.getparent()
+    if day is None or holder is None:
         return None
-    for element in islice(chain([node.getparent()], node.getparent().iterancestors()), 5):
+    for element in islice(chain([holder], holder.iterancestors()), 5):
         if _LONG(element):
             return None
         text = element.text_content()
