@@ -60,7 +60,8 @@ _DATE_LINE_LENGTH = 160  # characters: a longer block is a paragraph, not a date
 _CAPTION_CLASS = re.compile(r"pic|img|photo|caption|figure|tupian", re.I)
 _CAPTION_TAGS = {"p", "center", "font", "span", "figcaption", "td"}
 _BLOCK_CANDIDATES = {"div", "article", "section", "td", "span", "main", "font", "center"}
-_SENTENCE_MARK = re.compile(r"[。！？；!?;]|\.(?=\s|$)")  # an English full stop ends a line too
+# A full stop before a space or at a line's end is one too; an ellipsis ("...") is not.
+_SENTENCE_MARK = re.compile(r"[。！？；!?;]|(?<!\.)\.(?=\s|$)")
 # A string literal of 40 characters or more, in double or single quotes.
 _JS_STRING = re.compile(r'"((?:[^"\\\n]|\\.){40,})"|\'((?:[^\'\\\n]|\\.){40,})\'')
 _HTML_PARAGRAPH = re.compile(r"<(?:p|br|div)\b", re.I)
