@@ -12,12 +12,15 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import DEMO_SITE, LOCAL, PROJECT, crawl_args, run_scrapy, scrapy_env
 from warcio.archiveiterator import ArchiveIterator
 from warcio.capture_http import capture_http
 
+from crawler.archive.warc import WarcWriter
+from crawler.items import HttpExchange
 from crawler.replay import site_path
 
 START_URLS = (DEMO_SITE / "start_urls.txt").read_text().split()
@@ -112,6 +115,48 @@ def test_capture_can_be_switched_off(tmp_path, replay):
     assert result.returncode == 0, result.stderr
     assert not (archive / "_warc").exists()
     assert catalog_rows(archive)[0]["warc_file"] == ""
+
+
+def test_the_writers_records_pass_warcios_checks(tmp_path):
+    """The records are laid out by our writer, not warcio's: warcio's reader finds each one
+    whole, in a gzip member of its own (it refuses a member of two), with the digest it
+    declares matching (the payload's for a response, the block's for the others)."""
+    date = datetime(2026, 5, 11, 8, 30, tzinfo=UTC)
+    body = "<p>新华社北京5月11日电</p>".encode("gb18030")
+    headers = [("Content-Type", "text/html; charset=GB2312"), ("Content-Encoding", "gzip"),
+               ("X-Note", "caf\xe9")]  # fmt: skip
+    pages = [
+        HttpExchange(f"{MULTI_PAGE}?page={n}", status, headers, body * n, date,
+                     request_headers=[("User-Agent", "xinhua-archiver/test")])
+        for n, status in ((1, 200), (2, 599))
+    ]  # fmt: skip
+    writer = WarcWriter(tmp_path, max_bytes=1 << 30, software="xinhua-archiver/test")
+    capture = writer.write_article(pages, missing_pages=[f"{MULTI_PAGE}?page=3"])
+    writer.close()
+    (warc,) = warc_files(tmp_path)
+    assert warc == tmp_path / "_warc" / capture.file
+    with warc.open("rb") as file:
+        iterator = ArchiveIterator(file, check_digests="raise")
+        found = []
+        for record in iterator:
+            payload = record.content_stream().read()
+            assert record.digest_checker.passed is True and record.raw_stream.limit == 0
+            found.append((iterator.get_record_offset(), record, payload))
+    assert [r.rec_type for _, r, _ in found] == ["warcinfo", *["response", "request"] * 2]
+    (_, first, first_body), (_, second, second_body) = found[1], found[3]
+    assert found[1][0] == capture.offset and first.http_headers.statusline == "200 OK"
+    assert (first_body, second_body) == (body, body * 2)
+    assert second.http_headers.statusline == "599"
+    assert capture.digest.split() == [r.rec_headers.get_header("WARC-Payload-Digest")
+                                      for r in (first, second)]  # fmt: skip
+    assert first.http_headers.get_header("Content-Encoding") is None
+    assert first.http_headers.get_header("Content-Length") == str(len(body))
+    assert first.http_headers.get_header("X-Note") == "caf%C3%A9"  # as warcio writes it
+    assert first.rec_headers.get_header("X-Missing-Page") == f"{MULTI_PAGE}?page=3"
+    assert second.rec_headers.get_header("X-Continuation-Of") == first.rec_headers.get_header(
+        "WARC-Record-ID"
+    )
+    assert found[2][1].http_headers.get_header("Host") == "www.news.cn"
 
 
 def changed_posts(archive: Path, before: dict[Path, tuple[bytes, int]]) -> list[Path]:

@@ -1,10 +1,13 @@
 """The archive's captures: what the servers sent, kept as WARC files (ISO 28500) in
-``<ARCHIVE_DIR>/_warc/``, written and read with warcio.
+``<ARCHIVE_DIR>/_warc/``, read with warcio.
 
 Every archived article page, continuation pages included, is kept as a ``response`` record
 followed by the ``request`` record that asked for it (docs/archive-format.md, "Captures").
 Each record is a gzip member of its own, appended with one write: a process killed in the
 middle leaves at most a truncated last member, which the readers here skip with a warning.
+The records are laid out here, their HTTP headers serialised by warcio's
+``StatusAndHeaders``: warcio's own writer builds each record through temporary files and
+hashes every body a second time, which cost the crawl more than the compression did.
 
 A file belongs to the process that writes it (its name holds the time it was opened, the
 host and the process ID, and it is created exclusively), so that workers sharing an archive
@@ -17,28 +20,28 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import logging
 import os
 import re
 import socket
+import uuid
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http import HTTPStatus
+from datetime import UTC, date, datetime
+from http.client import responses
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
+from isal import isal_zlib
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
-from warcio.warcwriter import BufferWARCWriter
 
 from crawler.archive.atomic import inside
 from crawler.archive.catalog import CatalogEntry
@@ -53,9 +56,16 @@ logger = logging.getLogger(__name__)
 # page lists the continuation pages that could not be fetched.
 CONTINUES = "X-Continuation-Of"
 MISSING_PAGE = "X-Missing-Page"
-# zlib's level 3: on real article pages 8% larger than level 6 (gzip's default) for half its
-# CPU time (0.46 ms a 65 KB page, against 0.80); warcio's own level 9 costs more still.
-_GZIP_LEVEL = 3
+# ISA-L's level 2 (its default): a fifth of the CPU time of zlib's level 3, for as many
+# bytes on generated pages and 4% more on real ones (benchmarks/README.md). Its members are
+# ordinary gzip, which any reader inflates.
+_GZIP_LEVEL = 2
+_HASH_SLICE = 2047  # bytes: below hashlib's threshold for letting other threads run
+_CONTENT_TYPES = {
+    "warcinfo": "application/warc-fields",
+    "response": "application/http; msgtype=response",
+    "request": "application/http; msgtype=request",
+}
 # Headers that describe the bytes on the wire, not the body kept: Scrapy decompressed and
 # de-chunked it.
 _WIRE_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
@@ -67,7 +77,19 @@ class DamagedCapture(ValueError):
 
 def payload_digest(body: bytes) -> str:
     """A ``WARC-Payload-Digest`` value: SHA-1, in Base32, as warcio and Heritrix write it."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+    return _sha1_value(body)
+
+
+def _sha1_value(data: bytes) -> str:
+    """The SHA-1 of ``data`` as a digest field's value. Hashed in slices smaller than the
+    2048 bytes from which hashlib lets other threads run meanwhile: the capture runs in the
+    crawl's event loop, which would then wait for them to hand the interpreter back
+    (benchmarks/README.md)."""
+    digest = hashlib.sha1()
+    view = memoryview(data)
+    for start in range(0, len(view), _HASH_SLICE):
+        digest.update(view[start : start + _HASH_SLICE])
+    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
 
 
 def capture_digest(exchanges: list[HttpExchange]) -> str:
@@ -77,7 +99,7 @@ def capture_digest(exchanges: list[HttpExchange]) -> str:
 
 class WarcWriter:
     """Appends articles' captures to this process's WARC file in ``folder`` (``_warc/``),
-    opened at the first capture. Not thread-safe: one writer thread uses it."""
+    opened at the first capture. Not thread-safe: one thread uses it."""
 
     def __init__(self, archive_dir: Path, *, max_bytes: int, software: str):
         self.archive_dir = archive_dir
@@ -87,7 +109,7 @@ class WarcWriter:
         self.host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
         self._descriptor: int | None = None
         self._name = ""  # relative to the folder
-        self._day = ""
+        self._day: date | None = None  # UTC
         self._size = 0
         self._serial = 0
 
@@ -95,21 +117,25 @@ class WarcWriter:
         """Write the response and request records of an article's pages (first page first);
         returns where the first page's response record starts."""
         now = datetime.now(UTC)
-        if self._descriptor is None or self._size >= self.max_bytes or self._day != _day(now):
+        if self._descriptor is None or self._size >= self.max_bytes or self._day != now.date():
             self._open_next(now)
         offset = self._size
         first_id = ""
-        digests = [payload_digest(exchange.body) for exchange in exchanges]
-        for exchange, digest in zip(exchanges, digests, strict=True):
-            fields = {"WARC-Payload-Digest": digest, **({CONTINUES: first_id} if first_id else {})}
-            response = _response_record(exchange, fields)
-            response_id = response.rec_headers.get_header("WARC-Record-ID")
-            if not first_id:
-                first_id = response_id
-                for url in missing_pages:
-                    response.rec_headers.add_header(MISSING_PAGE, url)
+        digests = []
+        for exchange in exchanges:
+            warc_date = _warc_date_value(exchange.date)
+            digest = payload_digest(exchange.body)
+            digests.append(digest)
+            # No WARC-Block-Digest (optional): it would hash the body a second time.
+            fields = [("WARC-Payload-Digest", digest)]
+            if first_id:
+                fields.append((CONTINUES, first_id))
+            else:
+                fields += [(MISSING_PAGE, url) for url in missing_pages]
+            response_id, response = _response_record(exchange, warc_date, fields)
+            first_id = first_id or response_id
             self._append(response)
-            self._append(_request_record(exchange, response_id))
+            self._append(_request_record(exchange, warc_date, response_id))
         return Capture(self._name, offset, " ".join(digests))
 
     def close(self) -> None:
@@ -132,66 +158,69 @@ class WarcWriter:
                 break
             except FileExistsError:
                 continue
-        self._name, self._day, self._size = f"{month.name}/{name}", _day(now), 0
-        writer = BufferWARCWriter(gzip=False, warc_version="1.1")
-        info = {"software": self.software, "format": "WARC File Format 1.1", "hostname": self.host}
-        self._append(writer.create_warcinfo_record(name, info))
+        self._name, self._day, self._size = f"{month.name}/{name}", now.date(), 0
+        info = f"software: {self.software}\r\nformat: WARC File Format 1.1\r\n"
+        block = f"{info}hostname: {self.host}\r\n".encode()
+        fields = [("WARC-Filename", name), ("WARC-Block-Digest", _sha1_value(block))]
+        self._append(_record("warcinfo", "", _warc_date_value(now), fields, block)[1])
 
-    def _append(self, record: ArcWarcRecord) -> None:
-        writer = BufferWARCWriter(gzip=False, warc_version="1.1")
-        writer.write_record(record)
-        compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-        member = memoryview(compressor.compress(writer.get_contents()) + compressor.flush())
+    def _append(self, record: bytes) -> None:
+        member = isal_zlib.compress(record, _GZIP_LEVEL, wbits=zlib.MAX_WBITS | 16)
         assert self._descriptor is not None
-        while member:  # one write, normally; a short write is finished before anything else
-            written = os.write(self._descriptor, member)
-            member = member[written:]
+        view = memoryview(member)
+        while view:  # one write, normally; a short write is finished before anything else
+            written = os.write(self._descriptor, view)
+            view = view[written:]
             self._size += written
 
 
-def _day(now: datetime) -> str:
-    return now.strftime("%Y%m%d")
+def _warc_date_value(moment: datetime) -> str:
+    return datetime_to_iso_date(moment.replace(tzinfo=None), use_micros=True)
 
 
-def _response_record(exchange: HttpExchange, fields: dict[str, str]) -> ArcWarcRecord:
+def _response_record(
+    exchange: HttpExchange, warc_date: str, fields: list[tuple[str, str]]
+) -> tuple[str, bytes]:
     headers = [(k, v) for k, v in exchange.headers if k.lower() not in _WIRE_HEADERS]
     headers.append(("Content-Length", str(len(exchange.body))))
-    try:
-        reason = HTTPStatus(exchange.status).phrase
-    except ValueError:
-        reason = ""
-    http_headers = StatusAndHeaders(
-        f"{exchange.status} {reason}".strip(), headers, protocol=exchange.protocol
-    )
-    return BufferWARCWriter(warc_version="1.1").create_warc_record(
-        exchange.url,
-        "response",
-        payload=io.BytesIO(exchange.body),
-        length=len(exchange.body),
-        http_headers=http_headers,
-        warc_headers_dict={
-            "WARC-Date": datetime_to_iso_date(exchange.date.replace(tzinfo=None), use_micros=True),
-            **fields,  # the payload digest, computed once
-        },
-    )
+    status = f"{exchange.status} {responses.get(exchange.status, '')}".strip()
+    http_headers = StatusAndHeaders(status, headers, protocol=exchange.protocol)
+    http_headers.compute_headers_buffer()  # as warcio's writer: non-ASCII values %-encoded
+    block = (http_headers.headers_buff, exchange.body)
+    return _record("response", exchange.url, warc_date, fields, *block)
 
 
-def _request_record(exchange: HttpExchange, response_id: str) -> ArcWarcRecord:
+def _request_record(exchange: HttpExchange, warc_date: str, response_id: str) -> bytes:
     parts = urlsplit(exchange.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = [("Host", parts.netloc), *exchange.request_headers]
     http_headers = StatusAndHeaders(
         f"{exchange.method} {target} HTTP/1.1", headers, is_http_request=True
     )
-    return BufferWARCWriter(warc_version="1.1").create_warc_record(
-        exchange.url,
-        "request",
-        http_headers=http_headers,
-        warc_headers_dict={
-            "WARC-Date": datetime_to_iso_date(exchange.date.replace(tzinfo=None), use_micros=True),
-            "WARC-Concurrent-To": response_id,
-        },
-    )
+    http_headers.compute_headers_buffer()
+    block = http_headers.headers_buff
+    fields = [("WARC-Concurrent-To", response_id), ("WARC-Block-Digest", _sha1_value(block))]
+    return _record("request", exchange.url, warc_date, fields, block)[1]
+
+
+def _record(
+    kind: str, url: str, warc_date: str, fields: list[tuple[str, str]], *block: bytes
+) -> tuple[str, bytes]:
+    """A WARC record and its ID: the header block (UTF-8, as warcio writes it) with the
+    caller's fields (a digest among them), then the content block made of ``block`` (an
+    HTTP message's headers and body)."""
+    record_id = f"<urn:uuid:{uuid.uuid4()}>"
+    named = [
+        ("WARC-Type", kind),
+        ("WARC-Record-ID", record_id),
+        ("WARC-Date", warc_date),
+        *([("WARC-Target-URI", url)] if url else []),
+        *fields,
+        ("Content-Type", _CONTENT_TYPES[kind]),
+        ("Content-Length", str(sum(len(part) for part in block))),
+    ]
+    head = "".join(f"{name}: {value}\r\n" for name, value in named)
+    return record_id, b"".join((f"WARC/1.1\r\n{head}\r\n".encode(), *block, b"\r\n\r\n"))
 
 
 @dataclass(slots=True)
