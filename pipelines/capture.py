@@ -9,10 +9,6 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import reactor
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.threadpool import ThreadPool
 
 from crawler import __version__
 from crawler.archive.catalog import Catalog
@@ -32,8 +28,12 @@ class CapturePipeline:
     capture (``warc/unchanged``): the revisits of a scheduled crawl add nothing. An article
     read from the archive's own captures (``scrapy reextract``) is not captured again. A
     capture that cannot be written is logged and counted (``warc/failed``); the article is
-    still archived, and ``scrapy verify`` names it. The files are written by one thread of
-    their own, beside the crawl's event loop.
+    still archived, and ``scrapy verify`` names it.
+
+    The records are written in the crawl's event loop, not in a thread of their own: a
+    capture is a hash and a compression of each page, and handing every article to a
+    thread and back cost the crawl more than that work (the threads take turns holding the
+    interpreter; benchmarks/README.md).
     """
 
     def __init__(
@@ -62,12 +62,7 @@ class CapturePipeline:
             use_catalog=settings.getbool("ARCHIVE_CATALOG"),
         )
 
-    def open_spider(self) -> None:
-        self._thread = ThreadPool(minthreads=1, maxthreads=1, name="warc-writer")
-        self._thread.start()
-
     def close_spider(self) -> None:
-        self._thread.stop()  # after the last capture it was given
         try:
             self.writer.close()
         except OSError as exc:
@@ -75,11 +70,10 @@ class CapturePipeline:
         if self._catalog is not None:
             self._catalog.close()
 
-    async def process_item(self, item: Any) -> Any:
+    def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article) or item.capture is not None or not item.exchanges:
             return item
-        deferred = deferToThreadPool(reactor, self._thread, self._capture, item)
-        item.capture, outcome = await maybe_deferred_to_future(deferred)
+        item.capture, outcome = self._capture(item)
         self.stats.inc_value(f"warc/{outcome}")
         if outcome == "failed":
             self._report_failure(item)
@@ -88,7 +82,7 @@ class CapturePipeline:
 
     def _capture(self, item: Article) -> tuple[Capture | None, str]:
         """The article's capture and the outcome: ``captured``, ``unchanged`` (the recorded
-        capture holds these very pages) or ``failed``. Runs in the capture thread."""
+        capture holds these very pages) or ``failed``."""
         recorded = self._recorded_capture(item)
         if recorded is not None and recorded.digest == capture_digest(item.exchanges):
             return recorded, "unchanged"
