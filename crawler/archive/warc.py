@@ -22,6 +22,7 @@ import base64
 import hashlib
 import logging
 import os
+import random
 import re
 import socket
 import uuid
@@ -209,7 +210,9 @@ def _record(
     """A WARC record and its ID: the header block (UTF-8, as warcio writes it) with the
     caller's fields (a digest among them), then the content block made of ``block`` (an
     HTTP message's headers and body)."""
-    record_id = f"<urn:uuid:{uuid.uuid4()}>"
+    # Not uuid4(): os.urandom lets other threads take the interpreter, as hashlib does
+    # (_sha1_value). random is seeded from it, and again in a forked child.
+    record_id = f"<urn:uuid:{uuid.UUID(int=random.getrandbits(128), version=4)}>"
     named = [
         ("WARC-Type", kind),
         ("WARC-Record-ID", record_id),
