@@ -4,8 +4,11 @@ import pytest
 
 from crawler.reading.dates import (
     BEIJING,
+    counted_back,
     date_strings,
     format_published,
+    is_date_only,
+    is_relative_date,
     parse_front_matter_date,
     parse_published,
     without_dates,
@@ -125,3 +128,34 @@ def test_front_matter_date_needs_time_and_zone(value):
 )
 def test_without_dates(text, expected):
     assert without_dates(text).strip() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2014年5月21日", True),
+        ("（2023年5月）", True),
+        ("2021-04-08 星期四 08:19", True),
+        ("2014年5月21日 本报记者覃剑长沙报道", False),
+        ("5月21日", False),
+    ],
+)
+def test_a_line_that_is_only_a_date(text, expected):
+    assert is_date_only(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1天前", "2017-08-23"),
+        ("昨天 ", "2017-08-23"),
+        ("前天", "2017-08-22"),
+        ("3小时前", "2017-08-24 00:13"),
+        ("45分钟前", "2017-08-24 02:28"),
+        ("2017-08-22", None),
+    ],
+)
+def test_a_relative_date_counted_back(text, expected):
+    made = datetime(2017, 8, 24, 3, 13, 39, tzinfo=BEIJING)
+    assert counted_back(text, made) == expected
+    assert is_relative_date(text) is (expected is not None)

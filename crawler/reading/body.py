@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml.html import HtmlElement
 
+from crawler.reading.dates import is_date_only
 from crawler.reading.text import strip_control_characters
 
 # Elements whose content is never article text.
@@ -134,10 +135,6 @@ _SPACE_RUN = re.compile(r"[ \t\r\n\f\v]+")
 _TAG = re.compile(r"<[^>]+>")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 # A line that is only a date (a weekday, a time), or only a reporter's byline: 本报记者覃剑长沙报道
-_DATE_ONLY = re.compile(  # bracketed too, and a month alone: （2023年5月）
-    r"^[（(]?(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*(?:[-/.月]\s*\d{1,2}\s*日?|月)"
-    r"(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?[）)]?$"
-)
 _BYLINE_ONLY = re.compile(
     r"^(?:本报|本台|本刊|本网)(?:特派|特约|驻[\u4e00-\u9fff]{1,6})?(?:记者|通讯员)[\u4e00-\u9fff·、\s]{2,24}$"
     r"|^(?:特派|特约)?记者\s*[\u4e00-\u9fff·、\s]{2,16}(?:报道|发自[\u4e00-\u9fff]{2,8})$"
@@ -403,9 +400,7 @@ def _without_opening_header(paragraphs: list[str]) -> list[str]:
     for index, paragraph in enumerate(paragraphs[:_HEADER_LINES]):
         text = paragraph_text(paragraph)
         last_line = paragraph_text(paragraph.rsplit("<br>", 1)[-1])
-        if (_DATE_ONLY.match(last_line) or _BYLINE_ONLY.match(last_line)) and len(
-            text
-        ) <= _DECK_LENGTH:
+        if (is_date_only(last_line) or _BYLINE_ONLY.match(last_line)) and len(text) <= _DECK_LENGTH:
             header_end = index + 1
         elif text and (len(text) > _DECK_LENGTH or text[-1] in "。！？!?"):
             break  # the text has begun

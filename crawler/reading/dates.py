@@ -79,6 +79,40 @@ def date_strings(text: str, *, timed: bool) -> Iterator[str]:
             yield match.group(0)
 
 
+# A line that is only a date: bracketed too, a weekday, a time, or a month alone (（2023年5月）).
+_DATE_ONLY = re.compile(
+    r"^[（(]?(?:19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*(?:[-/.月]\s*\d{1,2}\s*日?|月)"
+    r"(?:\s*(?:星期|周)[一二三四五六日天])?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?[）)]?$"
+)
+# A date written relative to when the page was made: 1天前, 3小时前, 昨天
+_RELATIVE = re.compile(r"^\s*(?:(?P<n>\d{1,3})\s*(?P<unit>天|小时|分钟)前|(?P<day>昨天|前天))")
+_RELATIVE_UNITS = {"天": "days", "小时": "hours", "分钟": "minutes"}
+
+
+def is_date_only(text: str) -> bool:
+    """Whether ``text`` is a date and nothing else (a date line of its own)."""
+    return _DATE_ONLY.match(text) is not None
+
+
+def is_relative_date(text: str) -> bool:
+    """Whether ``text`` starts with a relative date (``1天前``, ``3小时前``, ``昨天``)."""
+    return _RELATIVE.search(text) is not None
+
+
+def counted_back(text: str, made: datetime) -> str | None:
+    """The date a relative date at the start of ``text`` means on a page made at ``made``:
+    the day for days (昨天 is one back, 前天 two), the day and time for hours and minutes."""
+    shown = _RELATIVE.search(text)
+    if shown is None:
+        return None
+    if shown["day"]:
+        unit, count = "天", 1 if shown["day"] == "昨天" else 2
+    else:
+        unit, count = shown["unit"], int(shown["n"])
+    before = made - timedelta(**{_RELATIVE_UNITS[unit]: count})
+    return before.strftime("%Y-%m-%d" if unit == "天" else "%Y-%m-%d %H:%M")
+
+
 def without_dates(text: str) -> str:
     """``text`` with every date (and its time) it shows taken out."""
     return _DATE_TIME.sub(" ", text)

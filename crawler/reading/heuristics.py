@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from copy import deepcopy
-from datetime import date, timedelta
+from datetime import date
 from itertools import chain, islice
 
 from lxml.etree import Element, XPath, _ElementUnicodeResult
@@ -18,7 +18,7 @@ from lxml.html import HtmlElement, fragment_fromstring
 from parsel import Selector
 
 from crawler.reading.body import BLOCK_TAGS, SKIPPED_TAGS
-from crawler.reading.dates import date_strings, parse_published
+from crawler.reading.dates import counted_back, date_strings, is_relative_date, parse_published
 from crawler.reading.text import collapse_whitespace, decode_js_string
 
 _NOT_TEXT = {"script", "style", "noscript", "template", "option", "select", "textarea"}
@@ -70,8 +70,6 @@ _MIN_PROSE = 10  # characters: a shorter line is a label, however it ends
 _NEAR_HEADLINE = 12  # text nodes: how far after the headline its date line may be
 _DATE_LABEL = re.compile(r"(?:发布|发稿|发文|成文|生成|印发)(?:日期|时间)\s*[:：]")
 _LABEL_REACH = 2  # text nodes after a date label that may hold its date
-_RELATIVE = re.compile(r"^\s*(?:(?P<n>\d{1,3})\s*(?P<unit>天|小时|分钟)前|(?P<day>昨天|前天))")
-_RELATIVE_UNITS = {"天": "days", "小时": "hours", "分钟": "minutes"}
 _CACHE_COMMENTS = XPath("//comment()[contains(translate(., 'CAHE', 'cahe'), 'cache')]")
 _IN_H1 = XPath("boolean(ancestor-or-self::h1)")
 # The site's own notices (大众网版权与免责声明, 免责声明：…, 版权说明：, Copyright …): legal
@@ -237,23 +235,16 @@ def relative_date(selector: Selector) -> Iterator[str]:
     (``<!-- hyper cache 2017-08-24 03:13:39 -->``, WP Super Cache, W3 Total Cache). Without
     such a stamp nothing: the day it was fetched may be long after the page was made."""
     texts = _after_headline(_text_nodes(selector))
-    shown = next((match for text in texts if (match := _RELATIVE.search(text))), None)
+    shown = next((text for text in texts if is_relative_date(text)), None)
     if shown is None:
         return
     for comment in _CACHE_COMMENTS(selector.root):
-        stamp = parse_published(comment.text or "", require_time=True)
-        if stamp is not None:
-            unit, count = _relative_amount(shown)
-            before = stamp - timedelta(**{_RELATIVE_UNITS[unit]: count})
-            yield before.strftime("%Y-%m-%d" if unit == "天" else "%Y-%m-%d %H:%M")
+        made = parse_published(comment.text or "", require_time=True)
+        if made is not None:
+            day = counted_back(shown, made)
+            if day is not None:
+                yield day
             return
-
-
-def _relative_amount(shown: re.Match[str]) -> tuple[str, int]:
-    """(unit, count) of a relative date: 昨天 is one day back, 前天 two."""
-    if shown["day"]:
-        return "天", 1 if shown["day"] == "昨天" else 2
-    return shown["unit"], int(shown["n"])
 
 
 def visible_source(selector: Selector) -> Iterator[str]:
