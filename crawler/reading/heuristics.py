@@ -341,18 +341,21 @@ def _after_headline(texts: list[_ElementUnicodeResult]) -> list[_ElementUnicodeR
     return [] if headline is None else texts[headline : headline + _NEAR_HEADLINE]
 
 
-def _in_h1(text: _ElementUnicodeResult) -> bool:
+def _holder(text: _ElementUnicodeResult) -> HtmlElement | None:
+    """The element a text node is shown in: the text after an element (or a comment)
+    belongs to that element's parent."""
     parent = text.getparent()
-    if text.is_tail:
-        parent = parent.getparent()
-    return parent is not None and bool(_IN_H1(parent))
+    return parent.getparent() if text.is_tail and parent is not None else parent
+
+
+def _in_h1(text: _ElementUnicodeResult) -> bool:
+    holder = _holder(text)
+    return holder is not None and bool(_IN_H1(holder))
 
 
 def _date_line(node: _ElementUnicodeResult, day: date | None) -> HtmlElement | None:
     """The short line around a text node that shows the article's day, if there is one."""
-    holder = node.getparent()
-    if node.is_tail:  # the text after an element (or a comment) is its parent's
-        holder = holder.getparent()
+    holder = _holder(node)
     if day is None or holder is None:
         return None
     for element in islice(chain([holder], holder.iterancestors()), 5):
@@ -408,9 +411,7 @@ def _block_of(
 ) -> HtmlElement | None:
     """The block (paragraph, div, cell, heading…) whose line shows a text node. ``known``
     keeps the answer for every element climbed, so that a page is climbed once in all."""
-    element = node.getparent()
-    if node.is_tail:
-        element = element.getparent()
+    element = _holder(node)
     climbed = []
     while element is not None and element.tag not in BLOCK_TAGS and element not in known:
         climbed.append(element)
@@ -487,9 +488,9 @@ def _block_key(element: HtmlElement) -> tuple[str, str] | None:
 def _site_notices(root: HtmlElement) -> Iterator[HtmlElement]:
     """The blocks that begin with a copyright or disclaimer heading (版权声明, 免责声明)."""
     for text in _NOTICE_TEXTS(root):
-        parent = text.getparent()
-        if text.is_tail:  # the text after an element belongs to that element's parent
-            parent = parent.getparent()
+        parent = _holder(text)
+        if parent is None:
+            continue
         block = next(
             (e for e in chain((parent,), parent.iterancestors()) if e.tag in BLOCK_TAGS), None
         )
