@@ -312,7 +312,19 @@ STALE_OK = '{"status": "ok"}\n'
 
 @pytest.mark.parametrize(
     "command",
-    [["crawl", "xinhua"], ["scrape", "http://www.news.cn/x.htm"], ["reindex"], ["catalog"]],
+    [
+        ["crawl", "xinhua"],
+        ["scrape", "http://www.news.cn/x.htm"],
+        ["demo"],
+        ["reextract"],
+        ["import", __file__],  # a file that is there: the archive is refused before it is read
+        ["reindex"],
+        ["catalog"],
+        ["search", "经济"],
+        ["verify"],
+        ["buildsite"],
+    ],
+    ids=lambda command: command[0],
 )
 @pytest.mark.parametrize("archive_dir", ["", "  "])
 def test_empty_archive_dir_is_refused_before_anything_is_written(

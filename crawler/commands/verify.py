@@ -11,6 +11,7 @@ from scrapy.utils.log import configure_logging
 
 from crawler.archive.folder import Archive
 from crawler.archive.warc import verify_captures
+from crawler.commands import require_archive_dir
 from crawler.reading.profiles import SiteProfiles
 
 
@@ -31,6 +32,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        require_archive_dir(self.settings)
         configure_logging(self.settings)  # the readers' warnings: a truncated record, say
         archive = Archive.from_settings(self.settings)
         if not archive.catalog_database.is_file():
