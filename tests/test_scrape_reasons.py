@@ -7,6 +7,8 @@ reasons that cannot be staged on loopback (a DNS failure needs a lookup)."""
 
 from __future__ import annotations
 
+from subprocess import CompletedProcess
+
 import pytest
 from archive_checks import posts
 from conftest import LOCAL, run_scrapy
@@ -24,15 +26,25 @@ from twisted.python.failure import Failure
 from spiders.base import fetch_failure_reason
 
 
+def usage_error(result: CompletedProcess[str], syntax: str) -> str:
+    """The message of a usage error: exit status 2, and on stderr only Scrapy's usage of the
+    command (``syntax``) and argparse's one line ``<program>: error: …`` (no start-up log)."""
+    assert result.returncode == 2, result.stderr
+    *usage, error = result.stderr.splitlines()
+    assert usage == ["Usage", "=====", f"  scrapy {syntax}"], result.stderr
+    program, separator, message = error.partition(": error: ")
+    assert separator and " " not in program, result.stderr
+    return message
+
+
 @pytest.mark.parametrize(
     "url", ["file:///etc/hostname", "ftp://ftp.example.org/c.htm", "not-a-url", "http:///c.htm"]
 )
 def test_scrape_takes_only_http_urls(url, tmp_path):
     archive = tmp_path / "archive"
     result = run_scrapy("scrape", xinhua_url(1), url, "-s", f"ARCHIVE_DIR={archive}")
-    assert result.returncode == 2
-    # argparse's one line: "<program>: error: …"
-    assert result.stderr.splitlines()[-1].endswith(f": error: URL: not an http(s) URL: {url!r}")
+    error = usage_error(result, "scrape [options] URL [URL ...]")
+    assert error == f"URL: not an http(s) URL: {url!r}"
     assert not archive.exists()  # refused before anything started
 
 
@@ -40,9 +52,8 @@ def test_crawl_takes_only_http_start_urls(tmp_path):
     archive = tmp_path / "archive"
     args = ("-a", "start_urls=http://www.news.cn/politics/,notaurl")
     result = run_scrapy("crawl", "xinhua", *args, "-s", f"ARCHIVE_DIR={archive}")
-    assert result.returncode == 2
-    last = result.stderr.splitlines()[-1]
-    assert last.endswith(": error: -a start_urls: not an http(s) URL: 'notaurl'")
+    error = usage_error(result, "crawl [options] <spider>")
+    assert error == "-a start_urls: not an http(s) URL: 'notaurl'"
     assert not archive.exists()
 
 

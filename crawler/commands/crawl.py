@@ -20,14 +20,20 @@ class Command(ScrapyCrawlCommand):
             "end-of-run monitors (crawler/extensions/monitors.py); see RUN_SUMMARY_FILE."
         )
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Also check the arguments: a bad one is a usage error before Scrapy's process
+        starts (and logs its start-up)."""
+        super().process_options(args, opts)
         if len(args) != 1:
             raise UsageError("give exactly one spider name (scrapy list shows them)")
         for name in ("start_urls", "urls"):  # the URL arguments of the project's spiders
             given = opts.spargs.get(name, "").split(",")
             require_http_urls([url for url in given if url.strip()], f"-a {name}")
-        assert self.crawler_process is not None and self.settings is not None
+        assert self.settings is not None
         require_archive_dir(self.settings)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.crawler_process is not None
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
