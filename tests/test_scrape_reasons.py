@@ -2,17 +2,21 @@
 http(s) URLs are taken (anything else is a usage error before any crawl), and the final
 ``not archived: URL: REASON`` line gives the real reason of a failed fetch: the HTTP status, a
 size cap hit by a page without Content-Length, a timeout and its tries, robots.txt, a failure
-after a redirect. Real subprocesses against the loopback fault proxy, and a table for the
-reasons that cannot be staged on loopback (a DNS failure needs a lookup)."""
+after a redirect, a host that cannot be resolved (issue 15: one warning per host). Real
+subprocesses against the loopback fault proxy or, for DNS failures, with a resolver that
+knows no name (tests/offline_dns.py: no DNS server is asked), and a table for the reasons
+that cannot be staged on loopback."""
 
 from __future__ import annotations
 
 from subprocess import CompletedProcess
+from urllib.parse import urlsplit
 
 import pytest
 from archive_checks import posts
 from conftest import LOCAL, run_scrapy
 from faultserver import PNG_IMAGE, Body, Hang, Oversize, Redirect, Status
+from offline_dns import RESOLVER
 from scrapy import Request
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -23,6 +27,7 @@ from scrapy.settings import Settings
 from test_hostile_input import scrape, xinhua_page, xinhua_url
 from twisted.python.failure import Failure
 
+from crawler.extensions.summary import NO_HOST_REACHABLE
 from spiders.base import fetch_failure_reason
 
 
@@ -84,6 +89,45 @@ def test_not_archived_lines_give_the_real_reason(tmp_path):
     run = scrape(tmp_path, faults, list(reasons), *limits, *LOCAL)
     assert run.result.returncode == 1 and posts(run.archive) == []
     assert run.failed == reasons
+
+
+# Names that DNS never resolves (RFC 6761); no DNS server is asked about them either: the
+# crawl's resolver knows no name, and the address guard lets them through unresolved.
+UNRESOLVABLE = ("www.news.invalid", "www.xinhuanet.invalid")
+NO_DNS = (
+    "-s",
+    f"TWISTED_DNS_RESOLVER={RESOLVER}",
+    "-s",
+    f"FETCH_ALLOWED_HOSTS={','.join(UNRESOLVABLE)}",
+)
+
+
+def test_a_host_that_cannot_be_resolved_is_one_warning_and_each_url_says_why(tmp_path):
+    news, xinhuanet = UNRESOLVABLE
+    urls = [
+        f"http://{news}/politics/20260601/{'1' * 32}/c.html",
+        f"http://{news}/politics/20260601/{'2' * 32}/c.html",
+        f"http://{xinhuanet}/world/2026-06/01/c_1126093452.htm",
+    ]
+    archive = tmp_path / "archive"
+    result = run_scrapy("scrape", *urls, "-s", f"ARCHIVE_DIR={archive}", *NO_DNS, *LOCAL)
+
+    assert result.returncode == 1 and posts(archive) == []
+    # Scrapy's own lines about the hosts (robots.txt, the retries given up): one per host
+    per_host = [
+        line for line in result.stderr.splitlines() if "[scrapy.downloadermiddlewares" in line
+    ]
+    assert sorted(line.split("] ", 1)[1] for line in per_host) == [
+        f"WARNING: robots.txt of {host} not fetched (DNS lookup failed: no results for hostname "
+        f"lookup: {host}.): its pages are fetched as if allowed"
+        for host in UNRESOLVABLE
+    ]
+    summary = next(line for line in result.stderr.splitlines() if "Run failed: " in line)
+    assert summary.endswith(f"; 3 errors; {NO_HOST_REACHABLE}")
+    assert result.stderr.splitlines()[-3:] == [
+        f"not archived: {url}: DNS lookup failed for {urlsplit(url).hostname} (tried 2 times)"
+        for url in urls
+    ]
 
 
 @pytest.mark.parametrize(
