@@ -479,6 +479,17 @@ def test_robots_txt_timeout_logs_no_traceback(tmp_path, faulty):
     proxy, start_urls = faulty({"http://www.news.cn/robots.txt": Hang(10)})
     run = crawl(tmp_path, proxy, start_urls, "-s", "DOWNLOAD_TIMEOUT=1")
     assert run.ids == good_ids()
+    # a warning with the reason, counted in the stats; not an error
+    (warning,) = [line for line in run.result.stderr.splitlines() if "robots.txt of" in line]
+    assert warning.endswith(
+        "[scrapy.downloadermiddlewares.robotstxt] WARNING: robots.txt of www.news.cn not fetched "
+        "(Getting http://www.news.cn/robots.txt took longer than 1.0 seconds.): its pages are "
+        "fetched as if allowed"
+    )
+    timeouts = "robotstxt/exception_count/<class 'scrapy.exceptions.DownloadTimeoutError'>"
+    assert run.stats[timeouts] == 1
+    assert "log_count/ERROR" not in run.stats
+    assert run.summary is not None and run.summary["errors"] == 0
 
 
 def test_misbehaving_images_keep_their_original_url(tmp_path, faulty):
@@ -520,11 +531,22 @@ def test_failed_image_download_logs_no_traceback(tmp_path, faulty):
     generate(site, n)
     page = site / "www.news.cn" / article(3).url.split("www.news.cn/")[1]
     src = re.search(r'<img src="([^"]+)"', page.read_text(encoding="utf-8")).group(1)
-    proxy, start_urls = faulty({urljoin(article(3).url, src): Hang(10)}, n)
+    photo = urljoin(article(3).url, src)
+    proxy, start_urls = faulty({photo: Hang(10)}, n)
     run = crawl(
         tmp_path, proxy, start_urls, "-s", "ARCHIVE_IMAGES=True", "-s", "DOWNLOAD_TIMEOUT=1"
     )
     assert run.stats["images/failed"] == 1 and "log_count/ERROR" not in run.stats
+    # warnings with the reason, counted in the stats
+    assert run.stats["retry/max_reached"] == 1
+    warnings = [
+        line.partition("] ")[2] for line in run.result.stderr.splitlines() if "] WARNING: " in line
+    ]
+    assert (
+        f"WARNING: Gave up retrying <GET {photo}> (failed 2 times): Getting {photo} took "
+        "longer than 1.0 seconds." in warnings
+    )
+    assert f"WARNING: 1 image(s) of {article(3).url} kept their original URL" in warnings
 
 
 # --- the fault server itself ------------------------------------------------------------------
