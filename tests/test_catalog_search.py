@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sqlite3
 from datetime import date, datetime
 
@@ -159,6 +160,25 @@ def test_catalog_to_a_file_takes_the_filters(cataloged, tmp_path):
     )
     assert result.returncode == 0 and result.stderr == "6 articles written to " + str(out) + "\n"
     assert [json.loads(line)["site"] for line in out.read_text().splitlines()] == ["people"] * 6
+
+
+def test_catalog_on_a_terminal_shows_a_table_and_a_count(cataloged):
+    args = ("catalog", "--site", "people", "-s", f"ARCHIVE_DIR={cataloged}")
+    status, stderr, lines = run_on_terminal(*args, proxy=None, on_terminal="stdout")
+    assert (status, stderr) == (0, "")
+    *rows, total = [line for line in lines if line]
+    # time, site, title, post: the people articles by publication time (see ``cataloged``)
+    expected = [(3, "03-30"), (9, "03-30"), (1, "03-31"), (7, "03-31"), (5, "04-01"), (11, "04-01")]
+    assert [re.split(r" {2,}", row) for row in rows] == [
+        [
+            f"2026-{day} {8 + n % 12:02d}:{n:02d}",
+            "people",
+            f"第{n}篇报道",
+            f"_posts/2026/{day.replace('-', '/')}/2026-{day}-c_{n:04d}.md",
+        ]
+        for n, day in expected
+    ]
+    assert total == "6 articles"
 
 
 def test_reindex_gives_a_catalog_of_an_earlier_version_its_search_index(tmp_path):
