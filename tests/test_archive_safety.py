@@ -40,8 +40,8 @@ from conftest import (
     scrapy_env,
     write_archive,
 )
-from faultserver import Body, FaultProxy
-from test_hostile_input import generic_page, scrape, xinhua_page, xinhua_url
+from faultserver import PNG_IMAGE, Body, FaultProxy
+from test_hostile_input import PARAGRAPHS, generic_page, scrape, xinhua_page, xinhua_url
 
 from benchmarks import sitegen
 from crawler.archive.atomic import OutsideArchive, write_atomically
@@ -243,15 +243,18 @@ def test_reindex_renames_posts_of_older_archives_and_loses_none(tmp_path):
 # --- 2. nothing leaves the archive's real folder -----------------------------------------------
 
 
-def test_posts_are_not_written_through_a_symlinked_year(tmp_path):
+@pytest.mark.parametrize("folder", ["_posts/2026", "_catalog", "category"])
+def test_nothing_is_written_through_a_symlinked_folder(tmp_path, folder):
+    """A post's year, the catalog, the category pages: the run stops at the first write."""
     outside = tmp_path / "outside"
     outside.mkdir()
     run_root = tmp_path / "run"
-    (run_root / "archive" / "_posts").mkdir(parents=True)
-    (run_root / "archive" / "_posts" / "2026").symlink_to(outside)
+    (run_root / "archive" / folder).parent.mkdir(parents=True)
+    (run_root / "archive" / folder).symlink_to(outside)
     url = xinhua_url(0x1800000007)
     run = scrape(run_root, {url: Body(xinhua_page("符号链接目录").encode())}, [url])
     assert list(outside.iterdir()) == []
+    assert posts(run.archive) == []
     assert run.result.returncode == 1
     assert run.summary["status"] == "failed"
     assert run.summary["finish_reason"] == "archive_unwritable"
@@ -282,6 +285,24 @@ def test_a_hard_linked_lock_file_is_refused(tmp_path):
     with pytest.raises(OutsideArchive, match="refused"):
         acquire(tmp_path / "archive", 0)
     assert victim.read_bytes() == b"KEEP"
+
+
+def test_images_are_not_written_through_a_symlinked_folder(tmp_path):
+    """``assets/images`` leading out: the image is not kept, the post keeps its URL."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "run" / "archive" / "assets").mkdir(parents=True)
+    (tmp_path / "run" / "archive" / "assets" / "images").symlink_to(outside)
+    url, image = xinhua_url(0x1800000009), "http://img.news.cn/photo.png"
+    page = xinhua_page("符号链接图片", (*PARAGRAPHS, f'<p><img src="{image}"></p>'))
+    faults = {url: Body(page.encode()), image: Body(PNG_IMAGE, "image/png")}
+    run = scrape(tmp_path / "run", faults, [url], "-s", "ARCHIVE_IMAGES=True")
+    assert list(outside.iterdir()) == []
+    assert run.result.returncode == 0 and run.summary["status"] == "ok"
+    assert f'<img src="{image}">' in read_post(run.written[url])[1]
+    assert "Image not kept (" in run.result.stderr
+    assert "leads out of the archive" in run.result.stderr
+    assert run.stats["images/failed"] == 1
 
 
 @pytest.mark.parametrize("folder", ["_catalog", "category", "assets/images"])

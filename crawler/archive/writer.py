@@ -118,14 +118,16 @@ class ArchiveWriter:
         assert article.published is not None
         path = self.archive.post_path(article.published, article.article_id, article.post_prefix)
         try:
+            # The site files the post links to first: a post that is written and cataloged
+            # is archived, and must not be reported "not archived" for a page after it.
+            if self.scaffold is not None:
+                self.scaffold.ensure_site()
+                self.scaffold.ensure_category(article.category, article.tag)
             if path.parent not in self._folders:
                 self.archive.make_folder(path.parent)
                 self._folders.add(path.parent)
             data, outcome = self._store(path, article)
             moved = self._record(article, path, data)
-            if self.scaffold is not None:
-                self.scaffold.ensure_site()
-                self.scaffold.ensure_category(article.category, article.tag)
         except OSError as exc:
             raise ArchiveWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
         except sqlite3.Error as exc:  # the catalog shares the archive's disk
