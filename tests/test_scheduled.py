@@ -298,6 +298,23 @@ def test_reindex_rebuilds_the_catalog_from_files(tmp_path, replay):
     assert len(exported) == 12
 
 
+def test_a_crawl_after_the_catalog_was_deleted_loses_nothing(tmp_path, replay):
+    """The probe of issue 12 found this held: the posts stay as they were, and the catalog
+    is whole again after the next crawl."""
+    urls = generate(tmp_path / "site", 12)
+    proxy = replay(tmp_path / "site")
+    archive = tmp_path / "archive"
+    crawl(archive, urls, proxy)
+    before = {path: path.read_bytes() for path in posts(archive)}
+    shutil.rmtree(archive / "_catalog")
+
+    result, summary = crawl(archive, urls, proxy)
+    assert result.returncode == 0, result.stderr
+    assert (summary["new"], summary["unchanged"]) == (0, 12)
+    assert {path: path.read_bytes() for path in posts(archive)} == before
+    assert_consistent(archive, 12)
+
+
 @pytest.mark.parametrize("broken", ["---\ntitle: [unclosed\n---\n<p>x</p>\n", "no front matter"])
 def test_reindex_reports_unreadable_posts(tmp_path, broken):
     bad = tmp_path / "archive" / "_posts" / "2025" / "01" / "01" / "2025-01-01-x.md"
