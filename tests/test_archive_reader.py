@@ -1,12 +1,15 @@
 """The reader API over an archive written by the crawler's own writer: date ranges, order,
-fields, damaged posts, and folders outside the range left unopened."""
+fields, damaged posts, folders outside the range left unopened, and the example of
+docs/archive-format.md run as a script."""
 
 import logging
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import write_archive
+from conftest import PROJECT, write_archive
 
 from crawler.archive.reader import ArchivedArticle, iter_articles, read_article
 from crawler.items import Article
@@ -164,3 +167,31 @@ def test_bad_arguments_say_what_is_wrong(tmp_path):
     with pytest.raises(FileNotFoundError, match="no archive folder"):
         list(iter_articles(tmp_path / "missing"))
     assert list(iter_articles(tmp_path)) == []  # an archive with no posts yet
+
+
+def test_the_documented_example_prints_the_month_it_asks_for(tmp_path):
+    """docs/archive-format.md's example, run as a script in a folder with an ``archive``."""
+    doc = (PROJECT / "docs" / "archive-format.md").read_text(encoding="utf-8")
+    example = doc.split("## Reading the archive from Python", 1)[1].split("```python\n")[1]
+    example = example.split("```", 1)[0]
+    in_may = {
+        "a1": datetime(2026, 5, 1, 0, 0, tzinfo=BEIJING),
+        "a2": datetime(2026, 5, 31, 23, 59, tzinfo=BEIJING),
+    }
+    outside = {
+        "a3": datetime(2026, 4, 30, 23, 59, tzinfo=BEIJING),
+        "a4": datetime(2026, 6, 1, tzinfo=BEIJING),
+    }
+    paths = write_archive(
+        tmp_path / "archive",
+        [article(key, published=published) for key, published in (in_may | outside).items()],
+        ARCHIVE_IMAGES=False,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        f"{published.isoformat()} xinhuashe 标题 {key} {path.relative_to(tmp_path)}"
+        for (key, published), path in zip(in_may.items(), paths[: len(in_may)], strict=True)
+    ]
