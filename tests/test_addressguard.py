@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
 from archive_checks import posts, stats_of
-from conftest import LOCAL, project_crawler, read_post, run_scrapy
+from conftest import LOCAL, PROJECT, project_crawler, read_post, run_scrapy, scrapy_env
 from faultserver import PNG_IMAGE, Body, FaultProxy, Redirect
 from scrapy import Request
-from test_hostile_input import PARAGRAPHS, xinhua_page, xinhua_url
+from test_hostile_input import PARAGRAPHS, generic_page, xinhua_page, xinhua_url
 
 from crawler.downloadermiddlewares import addressguard as guard_module
 from crawler.downloadermiddlewares.addressguard import (
@@ -134,6 +136,27 @@ def test_a_name_a_proxy_fetches_is_not_resolved_here(monkeypatch):
     # without a proxy this machine connects, and so resolves the name first
     assert not direct._through_proxy(Request("http://www.example-news.cn/a.html"), "http", "x")
     assert proxied._through_proxy(Request("http://www.example-news.cn/a.html"), "http", "x")
+
+
+def test_no_proxy_hosts_are_fetched_directly_and_decided_once_per_host(monkeypatch):
+    """A host ``no_proxy`` names is connected to by this machine (so judged by its address),
+    as Scrapy's proxy middleware decides; urllib is asked once per host, not per request."""
+    asked: list[str] = []
+    monkeypatch.setattr(
+        guard_module, "proxy_bypass", lambda host: asked.append(host) or host.startswith("direct.")
+    )
+    guard = AddressGuardMiddleware(project_crawler(), AllowedHosts([]), {"http"})
+    for _ in range(3):
+        for host in ("direct.example-news.cn", "www.example-news.cn"):
+            through = guard._through_proxy(Request(f"http://{host}/a.html"), "http", host)
+            assert through is (host == "www.example-news.cn")
+    assert asked == ["direct.example-news.cn", "www.example-news.cn"]
+    # a request's own proxy (meta) decides for that request alone
+    assert not guard._through_proxy(
+        Request("http://www.example-news.cn/a.html", meta={"proxy": None}),
+        "http",
+        "www.example-news.cn",
+    )
 
 
 # --- real scrapes -----------------------------------------------------------------------------
@@ -254,3 +277,81 @@ def test_allowed_hosts_let_a_named_address_through(tmp_path):
     assert not (refused_archive / "assets" / "images").exists()
     kept = [path.read_bytes() for path in (allowed_archive / "assets" / "images").iterdir()]
     assert kept == [PNG_IMAGE]
+
+
+# A ``scrapy`` subprocess whose system resolver is a table (STAGED_NAMES=name=address,…), so
+# that the names a test needs resolve without any DNS query; any other name fails to resolve.
+STAGED_RESOLVER = r"""
+import os, socket, sys
+from ipaddress import ip_address
+
+names = dict(entry.split("=") for entry in os.environ["STAGED_NAMES"].split(","))
+
+def lookup(host):
+    try:
+        return str(ip_address(host))
+    except ValueError:
+        pass
+    if host not in names:
+        raise socket.gaierror(socket.EAI_NONAME, f"{host}: not a staged name")
+    return names[host]
+
+def getaddrinfo(host, port, *args, **kwargs):
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (lookup(host), port or 0))]
+
+socket.getaddrinfo, socket.gethostbyname = getaddrinfo, lookup
+socket.gethostbyname_ex = lambda host: (host, [], [lookup(host)])
+
+from scrapy.cmdline import execute
+sys.argv = ["scrapy", *sys.argv[1:]]
+execute()
+"""
+
+
+def scrape_with_staged_names(archive: Path, names: str, *args: str):
+    """``scrapy scrape ARGS`` without a proxy (this machine connects, and so resolves the
+    names itself) through :data:`STAGED_RESOLVER`."""
+    result = subprocess.run(
+        [sys.executable, "-c", STAGED_RESOLVER, "scrape", *args, "-s", f"ARCHIVE_DIR={archive}"],
+        cwd=PROJECT,
+        env={**scrapy_env(None), "STAGED_NAMES": names},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_a_name_that_resolves_to_an_internal_address_is_refused(tmp_path):
+    """Without a proxy the guard resolves the name and judges its addresses: loopback and
+    cloud metadata are refused before any request; an allowed address is fetched."""
+    page = "/news/2024/0308/content_1.htm"
+    server = FaultProxy(None, {page: Body(generic_page("内网名字").encode())}).start()
+    port = server.url.rsplit(":", 1)[1]
+    intranet = f"http://intranet.example-news.cn:{port}{page}"
+    metadata = f"http://metadata.example-news.cn:{port}{page}"
+    names = "intranet.example-news.cn=127.0.0.1,metadata.example-news.cn=169.254.169.254"
+    try:
+        refused = scrape_with_staged_names(tmp_path / "refused", names, intranet, metadata, *LOCAL)
+        assert server.requests == []  # robots.txt included
+        allowed = scrape_with_staged_names(
+            tmp_path / "allowed", names, intranet, *LOCAL, "-s", "FETCH_ALLOWED_HOSTS=127.0.0.0/8"
+        )
+    finally:
+        server.stop()
+    assert refused.returncode == 1 and posts(tmp_path / "refused") == []
+    lines = refused.stderr.splitlines()
+    assert (
+        f"not archived: {intranet}: refused: intranet.example-news.cn resolves to loopback "
+        "address 127.0.0.1"
+    ) in lines
+    assert (
+        f"not archived: {metadata}: refused: metadata.example-news.cn resolves to cloud "
+        "metadata address 169.254.169.254"
+    ) in lines
+    assert allowed.returncode == 0, allowed.stderr
+    assert server.count(page) == 1
+    (written,) = posts(tmp_path / "allowed")
+    assert read_post(written)[0]["title"] == "内网名字"

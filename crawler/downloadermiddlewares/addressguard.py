@@ -125,6 +125,7 @@ class AddressGuardMiddleware:
         self.allowed = allowed
         self.proxied_schemes = proxied_schemes
         self._verdicts: dict[tuple[str, bool], tuple[str, str] | None] = {}
+        self._bypassed: dict[str, bool] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
@@ -138,7 +139,13 @@ class AddressGuardMiddleware:
         """Whether a proxy fetches this request (and so resolves its host, not this machine)."""
         if "proxy" in request.meta:
             return bool(request.meta["proxy"])
-        return scheme in self.proxied_schemes and not proxy_bypass(host)
+        if scheme not in self.proxied_schemes:
+            return False
+        # urllib reads the whole environment for each answer: once per host is enough, as
+        # the proxies themselves are read once, at start
+        if host not in self._bypassed:
+            self._bypassed[host] = bool(proxy_bypass(host))
+        return not self._bypassed[host]
 
     async def process_request(self, request: Request) -> None:
         url = urlparse_cached(request)
