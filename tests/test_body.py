@@ -1,5 +1,6 @@
 import re
 import time
+from html import unescape
 
 import pytest
 from lxml import etree, html
@@ -170,3 +171,26 @@ def test_links_after_the_text_are_not_body(html_text, expected):
     ends_body = line_filter([re.compile("^相关阅读")])
     raw = paragraphs_from_element(element, BASE, ends_body)
     assert [p for p in (clean_paragraph(p, EDITOR_LINES) for p in raw) if p] == expected
+
+
+@pytest.mark.parametrize(
+    ("patterns", "text", "expected"),
+    [
+        ([r"^责任编辑", r"纠错】$"], "【纠错】", True),
+        ([r"^责任编辑", r"纠错】$"], "正文", False),
+        # a pattern with a backreference keeps its own group numbers
+        ([r"^x", r"(来源)\1"], "来源来源", True),
+        ([r"^x", r"(来源)\1"], "来源", False),
+        # flags of each pattern are kept; an inline global flag cannot join an alternation
+        ([re.compile("abc", re.IGNORECASE), r"^d"], "ABC", True),
+        ([r"(?i)abc", r"^d"], "ABC", True),
+        ([r"(?i)abc", r"^d"], "xd", False),
+        # the text a reader sees: entities are decoded before matching
+        ([r"^下一篇 关闭"], "下一篇&#32;关闭", True),
+        ([], "anything", False),
+    ],
+)
+def test_a_line_filter_matches_where_any_of_its_patterns_does(patterns, text, expected):
+    compiled = [re.compile(p) if isinstance(p, str) else p for p in patterns]
+    assert line_filter(compiled)(text) is expected
+    assert any(p.search(unescape(text)) for p in compiled) is expected
