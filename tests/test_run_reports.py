@@ -180,6 +180,19 @@ def test_a_scrape_of_a_locked_archive_names_the_run_that_holds_it(tmp_path, repl
     )
 
 
+def test_a_crawl_of_a_locked_archive_says_why_in_its_last_line(tmp_path):
+    """Run quietly (``-L WARNING``, as cron runs often are), a crawl stopped by another run's
+    lock ends with the summary, and the summary says why (issue 12, case 16: it said
+    ``Run failed: 0 new, …; 1 error``)."""
+    archive = tmp_path / "archive"
+    with acquire(archive, 0):
+        args = crawl_args(archive, ["http://www.news.cn/politics/"], "-L", "WARNING", *SERVED)
+        result = run_scrapy(*args, proxy=dead_proxy())  # nothing is fetched: no answer needed
+    assert result.returncode == 1
+    last = assert_summary_last(result.stderr)
+    assert f"ERROR: Run failed: the archive is in use by pid {os.getpid()} since " in last
+
+
 def test_catalog_into_a_pipe_closed_early_exits_quietly(tmp_path):
     archive = tmp_path / "archive"
     # an export well over a pipe's buffer (64 KiB)

@@ -20,6 +20,7 @@ from crawler.commands import (
     require_archive_dir,
     require_http_urls,
 )
+from crawler.extensions.summary import why_the_run_stopped
 
 
 class ScrapeReport:
@@ -56,17 +57,8 @@ class ScrapeReport:
             if requested in self.paths:
                 continue
             reason = self.errors.get(requested) or fetch_failures.get(requested)
-            failed[url] = reason or _why_the_run_stopped(stats)
+            failed[url] = reason or why_the_run_stopped(stats) or "nothing archived"
         return failed
-
-
-def _why_the_run_stopped(stats: dict[str, Any]) -> str:
-    reason = stats.get(keys.FINISH_REASON, "")
-    if reason == "archive_locked":
-        return f"the archive is in use by {stats.get(keys.LOCK_HOLDER, 'another run')}"
-    if reason == "archive_unwritable":
-        return "the archive is not writable (the error above says why)"
-    return "nothing archived" if reason in ("", "finished") else f"the run stopped ({reason})"
 
 
 class Command(ScrapyCommand):

@@ -80,6 +80,19 @@ def run_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def why_the_run_stopped(stats: Mapping[str, Any]) -> str | None:
+    """What ended a run before its work was done, in words for people (the finish reason,
+    with the run holding the lock when it was that); None for a run that ran to its end."""
+    reason = stats.get(keys.FINISH_REASON, "")
+    if reason in ("", "finished"):
+        return None
+    if reason == "archive_locked":
+        return f"the archive is in use by {stats.get(keys.LOCK_HOLDER, 'another run')}"
+    if reason == "archive_unwritable":
+        return "the archive is not writable (the error above says why)"
+    return f"the run stopped ({reason})"
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     text = (
         "{new} new, {updated} updated, {unchanged} unchanged, {moved} moved, "
@@ -143,7 +156,12 @@ class RunSummary:
         summary = run_summary(self.stats.get_stats())
         self.stats.set_value(keys.RUN_STATUS, summary["status"])
         level = logging.ERROR if summary["status"] == "failed" else logging.INFO
-        logger.log(level, "Run %s: %s", summary["status"], format_summary(summary))
+        text = format_summary(summary)
+        # With a quiet log (-L WARNING, as cron runs often are) this is the last line: it
+        # says why a run stopped early, a run stopped by another run's lock included.
+        if (why := why_the_run_stopped(self.stats.get_stats())) is not None:
+            text = f"{why}; {text}"
+        logger.log(level, "Run %s: %s", summary["status"], text)
         if self.summary_file is not None:
             write_summary(self.summary_file, summary)
 
