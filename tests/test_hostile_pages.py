@@ -55,6 +55,8 @@ def _pages() -> dict[str, tuple[bytes, str]]:
     pages = {name: xinhua_page(name, (body,)) for name, body in {**HOSTILE, **READABLE}.items()}
     for bad in BAD_TIMES:
         pages[f"time {bad}"] = xinhua_page(f"time {bad}").replace("10:00:00", bad)
+        # only the first date rule's element (the desktop header) is bad: the next rule's is not
+        pages[f"first rule {bad}"] = xinhua_page(f"first rule {bad}").replace("10:00:00", bad, 1)
     pages["empty-source"] = xinhua_page("empty-source", source="")
     pages["normal"] = xinhua_page("normal")
     encoded = {name: (html.encode("utf-8"), "text/html") for name, html in pages.items()}
@@ -97,6 +99,8 @@ def test_impossible_time_or_offset_falls_through_to_the_next_date_rule(hostile, 
     run, urls, _ = hostile
     meta, _ = read_post(run.written[urls[f"time {bad}"]])
     assert str(meta["date"]) == "2026-06-01 00:00:00 +0800"  # <meta name="publishdate">
+    meta, _ = read_post(run.written[urls[f"first rule {bad}"]])
+    assert str(meta["date"]) == "2026-06-01 10:00:00 +0800"  # the mobile header's time
 
 
 def test_empty_source_label_gives_no_source(hostile):
