@@ -173,6 +173,10 @@ INTERNAL_IMAGES = {
     "private": "http://10.0.0.1/secret.png",
 }
 PUBLIC_IMAGE = "http://img.news.cn/ok.png"
+# a public image URL that redirects to the cloud metadata address: not followed (by default
+# images follow no redirect: Scrapy's MEDIA_ALLOW_REDIRECTS), and when they do the guard judges
+# the hop
+MOVED_IMAGE, MOVED_TO = "http://img.news.cn/moved.png", "http://169.254.169.254/moved-secret.png"
 
 
 def scrape(tmp_path: Path, proxy: FaultProxy, *urls: str, settings: tuple[str, ...] = ()):
@@ -194,18 +198,22 @@ def scrape(tmp_path: Path, proxy: FaultProxy, *urls: str, settings: tuple[str, .
     )
 
 
-def test_internal_image_urls_are_refused_and_public_ones_kept(tmp_path):
-    images = [*INTERNAL_IMAGES.values(), "//127.0.0.1:1/relative.png", PUBLIC_IMAGE]
+@pytest.mark.parametrize("follow", [False, True], ids=["redirects-off", "redirects-on"])
+def test_internal_image_urls_are_refused_and_public_ones_kept(tmp_path, follow):
+    images = [*INTERNAL_IMAGES.values(), "//127.0.0.1:1/relative.png", MOVED_IMAGE, PUBLIC_IMAGE]
     paragraphs = (*PARAGRAPHS, *(f'<p><img src="{src}"></p>' for src in images))
     article = xinhua_url(1)
     faults = {article: Body(xinhua_page("内网图片", paragraphs).encode(), "text/html")}
     # The proxy would serve every one of them, as a careless crawler's proxy would.
     faults |= {url: Body(PNG_IMAGE, "image/png") for url in INTERNAL_IMAGES.values()}
     faults |= {"http://127.0.0.1:1/relative.png": Body(PNG_IMAGE, "image/png")}
-    faults |= {PUBLIC_IMAGE: Body(PNG_IMAGE, "image/png")}
+    faults |= {PUBLIC_IMAGE: Body(PNG_IMAGE, "image/png"), MOVED_TO: Body(PNG_IMAGE, "image/png")}
+    faults |= {MOVED_IMAGE: Redirect(MOVED_TO)}
     proxy = FaultProxy(None, faults).start()
     try:
-        archive, result = scrape(tmp_path, proxy, article)
+        archive, result = scrape(
+            tmp_path, proxy, article, settings=("-s", f"MEDIA_ALLOW_REDIRECTS={follow}")
+        )
     finally:
         proxy.stop()
 
@@ -215,14 +223,15 @@ def test_internal_image_urls_are_refused_and_public_ones_kept(tmp_path):
     (kept,) = (archive / "assets" / "images").iterdir()
     assert kept.read_bytes() == PNG_IMAGE
     _, body = read_post(Path(result.stdout.split()[0]))
-    for url in INTERNAL_IMAGES.values():  # not fetched: the original URL stays
+    for url in [*INTERNAL_IMAGES.values(), MOVED_IMAGE]:  # not fetched: the original URL stays
         assert f'<img src="{url}">' in body
+    assert proxy.count(MOVED_IMAGE) == 1  # the redirect was answered; its target never asked
     stats = stats_of(result.stderr)
     assert stats["fetch/refused/loopback"] == 6  # 4 spellings, a name, a protocol-relative URL
-    assert stats["fetch/refused/cloud-metadata"] == 2
+    assert stats["fetch/refused/cloud-metadata"] == 2 + follow  # the redirect's hop
     assert stats["fetch/refused/private"] == 1
     refused = re.findall(r"WARNING: Refused to fetch (\S+): (.*)", result.stderr)
-    assert len(refused) == 9  # one line each
+    assert len(refused) == 9 + follow  # one line each
     assert (
         INTERNAL_IMAGES["name-of-loopback"],
         "localhost is a loopback name",
