@@ -23,6 +23,7 @@ from conftest import (
     scrapy_env,
     without_monitor_reports,
 )
+from test_run_reports import assert_summary_last
 
 from benchmarks.sitegen import generate
 from crawler.archive.catalog import Catalog
@@ -300,6 +301,7 @@ def test_unreachable_redis_at_start_stops_at_once_with_one_line(tmp_path, replay
     assert proxy.requests == []  # not a page fetched
     written = json.loads(summary.read_text())
     assert (written["status"], written["finish_reason"]) == ("failed", "redis_unavailable")
+    assert_summary_last(result.stderr)  # stopped as it opened, after Scrapy's closing
 
 
 def test_redis_lost_mid_run_stops_the_crawl_and_the_next_run_finishes(

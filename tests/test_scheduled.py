@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from archive_checks import exported_lines
 from conftest import LOCAL, crawl_args, read_post, run_scrapy, scrapy_command, scrapy_env
+from test_run_reports import assert_summary_last
 
 from benchmarks.sitegen import article, generate
 from crawler.archive.catalog import Catalog
@@ -237,6 +238,9 @@ def test_overlapping_run_exits_at_once_or_waits(tmp_path, replay):
         assert result.returncode == 1
         assert "is in use by pid" in result.stderr and "ARCHIVE_LOCK_WAIT" in result.stderr
         assert summary["status"] == "failed" and summary["finish_reason"] == "archive_locked"
+        # stopped as it opened, the run still ends with its summary, after Scrapy's closing
+        assert "[scrapy.core.engine] INFO: Spider closed (archive_locked)" in result.stderr
+        assert_summary_last(result.stderr)
         assert posts(archive) == []
         threading.Timer(1.0, holder.close).start()
         result, summary = crawl(archive, urls, proxy, "-s", "ARCHIVE_LOCK_WAIT=30")

@@ -7,7 +7,7 @@ exit status, and writes the summary as JSON to ``RUN_SUMMARY_FILE`` when that is
 The counts are taken when the spider closes, before the end-of-run monitors check the
 same counts (:func:`crawler.statskeys.run_counts`); the line is logged when the engine
 stops, after the monitors' report and Scrapy's stats: the last line of the run (a run
-stopped while it opened, whose engine never ran, logs it once the spider has closed).
+stopped while it opened, whose engine never ran, logs it once Scrapy has closed the spider).
 
 A run fails when it archived nothing and hit errors (every fetch failed, the archive
 is unwritable …), when it could not run at all (``finish_reason`` names the cause), or
@@ -144,9 +144,19 @@ class RunSummary:
         self.stats.set_value(keys.RUN_STATUS, run_summary(self.stats.get_stats())["status"])
         engine = self.crawler.engine
         if self.crawler.crawling and engine is not None and not engine.running:
-            # Closed while it opened (Redis unreachable, an unwritable archive): the engine
-            # never ran and will send no engine_stopped. Report once the closing is done.
-            call_later(0, self.report)
+            # Closed while it opened (the archive locked or unwritable, Redis unreachable):
+            # the engine never ran and will send no engine_stopped.
+            self._report_once_closed()
+
+    def _report_once_closed(self) -> None:
+        """Report once the spider's closing is done: Scrapy then has logged its stats and
+        "Spider closed", and the crawl is over (``Crawler.crawling`` is False). Looked at on
+        each turn of the event loop, no later: a process whose crawl is over stops its
+        reactor at once, and a call scheduled later would not run."""
+        if self.crawler.crawling:
+            call_later(0, self._report_once_closed)
+        else:
+            self.report()
 
     def report(self) -> None:
         """Log the summary, with the monitors' verdict, and write its file (once)."""
