@@ -158,6 +158,15 @@ def test_no_live_line_without_a_terminal(tmp_path, replay):
     assert not LIVE_COUNTS.search(result.stderr) and "\r" not in result.stderr
 
 
+def test_a_crawl_without_a_terminal_logs_the_periodic_line(tmp_path, replay):
+    """As in cron or under Scrapyd: stderr is a pipe."""
+    args = crawl_args(tmp_path / "archive", START_URLS, *LOCAL, "-s", "LOGSTATS_INTERVAL=0.1")
+    result = run_scrapy(*args, proxy=replay(DEMO_SITE))
+    assert result.returncode == 0
+    assert not LIVE_COUNTS.search(result.stderr) and "\r" not in result.stderr
+    assert re.search(r"Crawled \d+ pages \(\d+/min\); archived \d+ articles", result.stderr)
+
+
 def test_progress_text_reads_the_run_summary():
     stats = {
         "response_received_count": 30,
