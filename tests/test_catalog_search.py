@@ -256,6 +256,7 @@ def recorded(tmp_path):
             content_hash=str(n),
         )
         catalog.record(entry, published, searchable_text(entry.title, f"<p>{body}</p>"))
+    catalog.index_texts()  # as a run's end does
     yield catalog
     catalog.close()
 
@@ -322,3 +323,89 @@ def test_search_folds_case_as_the_index_does(word, article, holds, recorded):
     day = date(2026, 3, 1 + article)
     assert searched(recorded, ArticleFilter(words=(word,))) == ("index", expected)
     assert searched(recorded, ArticleFilter(words=(word,), since=day, until=day))[1] == expected
+
+
+def record_body(catalog: Catalog, n: int, body: str) -> None:
+    published = datetime(2026, 4, 1, 8, tzinfo=BEIJING)
+    entry = CatalogEntry(
+        site="xinhua",
+        article_id=f"c_{n}",
+        url=f"http://www.news.cn/{n}/c.html",
+        title=f"第{n}篇",
+        published=published.isoformat(),
+        source="新华社",
+        category="xinhuashe",
+        path=f"_posts/{n}.md",
+        content_hash=body,
+    )
+    catalog.record(entry, published, searchable_text(entry.title, f"<p>{body}</p>"))
+
+
+def found_ids(catalog: Catalog, word: str) -> list[str]:
+    return [entry.article_id for entry in catalog.find(ArticleFilter(words=(word,)))]
+
+
+def waiting(catalog: Catalog) -> int:
+    return catalogsearch.count_waiting_texts(catalog.connection)
+
+
+@pytest.mark.parametrize("word", ["湿地", "湿地公园", "湿"])
+def test_texts_waiting_for_the_index_are_found_all_the_same(tmp_path, word):
+    """Texts join the index in batches: until then search reads them, by either way, and
+    finds what it finds once they are indexed."""
+    catalog = Catalog(tmp_path)
+    for n in range(20):
+        record_body(catalog, n, "湿地公园保护" if n == 3 else "经济运行总体平稳")
+    catalog.index_texts()
+    record_body(catalog, 20, "新建湿地公园")  # waits for the index
+    assert waiting(catalog) == 1
+    assert searched(catalog, ArticleFilter(words=(word,))) == (
+        "index",
+        [20, 3],
+    )  # catalog order: c_20 before c_3
+    assert found_ids(catalog, "宇宙") == []
+    catalog.index_texts()
+    assert waiting(catalog) == 0
+    assert searched(catalog, ArticleFilter(words=(word,))) == (
+        "index",
+        [20, 3],
+    )  # catalog order: c_20 before c_3
+    catalog.close()
+
+
+def test_a_changed_text_leaves_its_old_words_behind(tmp_path):
+    catalog = Catalog(tmp_path)
+    record_body(catalog, 1, "湿地公园保护")
+    catalog.index_texts()
+    record_body(catalog, 1, "经济运行平稳")  # indexed before: the index forgets the old text
+    assert found_ids(catalog, "湿地") == []
+    assert found_ids(catalog, "经济") == ["c_1"]
+    record_body(catalog, 1, "森林防火")  # still waiting: nothing to forget in the index
+    catalog.index_texts()
+    assert (found_ids(catalog, "经济"), found_ids(catalog, "森林")) == ([], ["c_1"])
+    stale = catalog.connection.execute(
+        "SELECT count(*) FROM article_search WHERE article_search MATCH '\"经济运\"'"
+    )
+    assert stale.fetchone()[0] == 0  # no trace of the first text in the index either
+    catalog.close()
+
+
+def test_texts_are_indexed_a_batch_at_a_time_and_after_a_killed_run(tmp_path, monkeypatch):
+    """A batch is indexed as soon as it is full; texts a killed run left waiting are still
+    found, and indexed with the next run's first batch."""
+    monkeypatch.setattr("crawler.archive.catalog._INDEX_BATCH", 5)
+    catalog = Catalog(tmp_path)
+    for n in range(7):
+        record_body(catalog, n, f"第{n}条湿地新闻")
+    assert waiting(catalog) == 2
+    catalog.connection.close()  # killed: no index_texts()
+    reopened = Catalog(tmp_path)
+    assert waiting(reopened) == 2
+    assert found_ids(reopened, "湿地") == [f"c_{n}" for n in range(7)]
+    for n in range(7, 11):
+        record_body(reopened, n, f"第{n}条湿地新闻")
+    assert waiting(reopened) == 6
+    record_body(reopened, 11, "第11条湿地新闻")
+    assert waiting(reopened) == 0
+    assert sorted(found_ids(reopened, "湿地")) == sorted(f"c_{n}" for n in range(12))
+    reopened.close()

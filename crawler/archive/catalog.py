@@ -29,6 +29,7 @@ from crawler.archive.catalogsearch import (
     ArticleFilter,
     clear_text,
     create_text_index,
+    index_waiting_texts,
     searchable_text,
     store_text,
 )
@@ -109,6 +110,9 @@ _ADDED_COLUMNS = {
     "warc_offset": "INTEGER NOT NULL DEFAULT 0",
     "warc_digest": "TEXT NOT NULL DEFAULT ''",
 }
+# Texts indexed together for search: FTS5 writes a segment of its index per transaction,
+# and a crawl commits each article in its own (crawler/archive/catalogsearch.py).
+_INDEX_BATCH = 500
 _ENTRY_ORDER = "a.published, a.site, a.article_id"  # the catalog's order, and its export's
 _AFTER_ALL = "~"  # sorts after every publication time (ISO 8601)
 
@@ -145,6 +149,7 @@ class Catalog:
                 self.connection.execute(f"ALTER TABLE articles ADD COLUMN {column} {declaration}")
         # Articles' text for full-text search (crawler/archive/catalogsearch.py); False: not indexed
         self.text_indexed = create_text_index(self.connection)
+        self._texts_waiting = 0  # stored by this connection since the last batch
 
     def close(self) -> None:
         self.connection.close()
@@ -205,7 +210,7 @@ class Catalog:
         with self.connection:  # one transaction
             self.connection.execute("BEGIN IMMEDIATE")
             if text is not None:
-                store_text(self.connection, entry.site, entry.article_id, text, self.text_indexed)
+                self._keep_text(entry, text)
             old = self.get(entry.site, entry.article_id)
             if old is not None and not entry.warc_file:
                 entry.warc_file, entry.warc_offset = old.warc_file, old.warc_offset
@@ -236,6 +241,25 @@ class Catalog:
             if same_post:
                 return "unchanged"
             return "new" if old is None else "updated"
+
+    def index_texts(self) -> None:
+        """Index the texts that wait for the search index (a run's writer does at its end)."""
+        if self.text_indexed:
+            with self.connection:
+                self.connection.execute("BEGIN IMMEDIATE")
+                self._index_waiting_texts()
+
+    def _keep_text(self, entry: CatalogEntry, text: str) -> None:
+        """Store the article's text; index the texts waiting for it once they make a batch."""
+        indexed = self.text_indexed
+        if store_text(self.connection, entry.site, entry.article_id, text, indexed) and indexed:
+            self._texts_waiting += 1
+            if self._texts_waiting >= _INDEX_BATCH:
+                self._index_waiting_texts()
+
+    def _index_waiting_texts(self) -> None:
+        index_waiting_texts(self.connection)
+        self._texts_waiting = 0
 
     def revisions(self, site: str, article_id: str) -> list[tuple[str, str]]:
         """``(content_hash, archived_at)`` of every version, oldest first."""
@@ -476,6 +500,7 @@ def rebuild(catalog: Catalog, profiles: SiteProfiles, now: datetime) -> tuple[in
         catalog.record(entry, now, searchable_text(entry.title, body))
         count += 1
     catalog.connection.execute("DROP TABLE temp.captures")
+    catalog.index_texts()
     return count, problems
 
 

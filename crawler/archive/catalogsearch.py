@@ -19,6 +19,13 @@ the catalog's order. The vocabulary says how many articles each trigram names, a
 count of the filters' articles stops one past that: choosing is cheap. Both ways find the
 same articles.
 
+Texts join the index in batches, not one by one: FTS5 writes a segment of its index at the
+end of each transaction, and a crawl commits each article in its own. A stored text waits
+in ``article_text_unindexed`` until :func:`index_waiting_texts` indexes the batch in one
+transaction (the catalog calls it every few hundred texts and at the end of a run);
+search reads the waiting texts themselves, so it finds every article all the same, also
+while a crawl runs or after one was killed.
+
 The trigram tokenizer came with SQLite 3.34 (2020). With an older SQLite the text is kept
 all the same and searched by a scan of every article's text (slow on a large archive);
 ``scrapy reindex`` under a newer one builds the index.
@@ -30,7 +37,7 @@ import functools
 import html
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from operator import attrgetter
 from typing import Any
@@ -51,6 +58,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS article_search USING fts5(
     text, content='article_text', content_rowid='id', tokenize='trigram', detail='none'
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS article_terms USING fts5vocab(article_search, row);
+CREATE TABLE IF NOT EXISTS article_text_unindexed (id INTEGER PRIMARY KEY);
 """
 _TAG = re.compile(r"<[^>]*>")
 _AFTER_ALL = "~"  # sorts after every publication time (ISO 8601)
@@ -99,13 +107,14 @@ def searchable_text(title: str, body: str) -> str:
 
 def store_text(
     connection: sqlite3.Connection, site: str, article_id: str, text: str, indexed: bool
-) -> None:
-    """Keep an article's text (and index it when ``indexed``), in the caller's transaction."""
+) -> bool:
+    """Keep an article's text, in the caller's transaction; when ``indexed``, it waits for
+    the index (:func:`index_waiting_texts`). Returns whether the text is new or changed."""
     old = connection.execute(
         "SELECT id, text FROM article_text WHERE site = ? AND article_id = ?", (site, article_id)
     ).fetchone()
     if old is not None and old[1] == text:
-        return
+        return False
     if old is None:
         rowid = connection.execute(
             "INSERT INTO article_text (site, article_id, text) VALUES (?, ?, ?)",
@@ -113,14 +122,34 @@ def store_text(
         ).lastrowid
     else:
         rowid = old[0]
-        if indexed:  # an external-content index is told the old text to forget
+        if indexed and not _waiting(connection, rowid):
+            # an external-content index is told the old text to forget
             connection.execute(
                 "INSERT INTO article_search (article_search, rowid, text) VALUES ('delete', ?, ?)",
                 (rowid, old[1]),
             )
         connection.execute("UPDATE article_text SET text = ? WHERE id = ?", (text, rowid))
     if indexed:
-        connection.execute("INSERT INTO article_search (rowid, text) VALUES (?, ?)", (rowid, text))
+        connection.execute("INSERT OR IGNORE INTO article_text_unindexed VALUES (?)", (rowid,))
+    return True
+
+
+def index_waiting_texts(connection: sqlite3.Connection) -> None:
+    """Index the texts that wait for it, in the caller's transaction."""
+    connection.execute(
+        "INSERT INTO article_search (rowid, text) SELECT t.id, t.text FROM article_text t "
+        "JOIN article_text_unindexed w ON w.id = t.id"
+    )
+    connection.execute("DELETE FROM article_text_unindexed")
+
+
+def count_waiting_texts(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("SELECT count(*) FROM article_text_unindexed").fetchone()[0])
+
+
+def _waiting(connection: sqlite3.Connection, rowid: int) -> bool:
+    found = connection.execute("SELECT 1 FROM article_text_unindexed WHERE id = ?", (rowid,))
+    return found.fetchone() is not None
 
 
 def clear_text(connection: sqlite3.Connection, indexed: bool) -> None:
@@ -128,6 +157,7 @@ def clear_text(connection: sqlite3.Connection, indexed: bool) -> None:
     connection.execute("DELETE FROM article_text")
     if indexed:
         connection.execute("INSERT INTO article_search (article_search) VALUES ('delete-all')")
+        connection.execute("DELETE FROM article_text_unindexed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +204,9 @@ class ArticleFilter:
 
 @dataclass(frozen=True, slots=True)
 class _IndexLookup:
-    """An FTS5 query of the index for the articles that may hold a word (empty: none can),
-    and how many articles it names at most."""
+    """An FTS5 query of the index for the articles that may hold a word (empty: no indexed
+    one can), and how many articles it names at most, with the texts waiting for the index
+    (each of them may)."""
 
     match: str
     at_most: int
@@ -189,6 +220,7 @@ def _selective_lookup(
     the shorter way. Either way each candidate's text is read, so the count decides; it
     stops one past the lookup's, so it never reads more rows than the lookup names."""
     lookup = min((_index_lookup(connection, word) for word in words), key=attrgetter("at_most"))
+    lookup = replace(lookup, at_most=lookup.at_most + count_waiting_texts(connection))
     left = connection.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM articles a WHERE {where} LIMIT ?)",
         [*params, lookup.at_most + 1],
@@ -200,7 +232,8 @@ def _text_condition(words: tuple[str, ...], lookup: _IndexLookup | None) -> tupl
     """A condition over ``articles a`` that holds when the article's text holds every word:
     over the articles that ``lookup`` names, or, without one, over each article the other
     conditions leave (SQLite reads them in the catalog's order and checks each one's text).
-    Both find the same articles: the index names every article that holds the word."""
+    Both find the same articles: the index names every article that holds the word, but
+    those whose text waits for it, which are read all the same."""
     holds = " AND ".join([f"t.text LIKE ? ESCAPE '{_ESCAPE}'"] * len(words))
     patterns = [_containing(word) for word in words]
     if lookup is None:
@@ -209,12 +242,13 @@ def _text_condition(words: tuple[str, ...], lookup: _IndexLookup | None) -> tupl
             f"WHERE t.site = a.site AND t.article_id = a.article_id AND {holds})",
             patterns,
         )
-    if not lookup.match:
-        return "0", []
+    candidates = "SELECT id FROM article_text_unindexed"  # not in the index yet
+    if lookup.match:
+        candidates += " UNION ALL SELECT rowid FROM article_search WHERE article_search MATCH ?"
     return (
-        "(a.site, a.article_id) IN (SELECT t.site, t.article_id FROM article_search s "
-        f"JOIN article_text t ON t.id = s.rowid WHERE article_search MATCH ? AND {holds})",
-        [lookup.match, *patterns],
+        "(a.site, a.article_id) IN (SELECT t.site, t.article_id FROM article_text t "
+        f"WHERE t.id IN ({candidates}) AND {holds})",
+        [lookup.match, *patterns] if lookup.match else patterns,
     )
 
 

@@ -97,6 +97,7 @@ class ArchiveWriter:
             self._remove_stale_temporaries()
         if self.catalog is None:
             return
+        self.catalog.index_texts()
         export = self.archive.catalog_export
         if not export.exists():  # a new archive, or one of a version that exported one file
             self.catalog.export_days(export)
