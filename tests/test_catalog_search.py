@@ -238,24 +238,33 @@ BODIES = [
 ]
 
 
+def record_body(
+    catalog: Catalog,
+    n: int,
+    body: str,
+    published: datetime = datetime(2026, 4, 1, 8, tzinfo=BEIJING),
+) -> None:
+    """Article ``c_<n>`` with ``body``, recorded directly."""
+    entry = CatalogEntry(
+        site="xinhua",
+        article_id=f"c_{n}",
+        url=f"http://www.news.cn/{n}/c.html",
+        title=f"第{n}篇",
+        published=published.isoformat(),
+        source="新华社",
+        category="xinhuashe",
+        path=f"_posts/{n}.md",
+        content_hash=body,
+    )
+    catalog.record(entry, published, searchable_text(entry.title, f"<p>{body}</p>"))
+
+
 @pytest.fixture
 def recorded(tmp_path):
     """A catalog of BODIES, recorded directly."""
     catalog = Catalog(tmp_path)
     for n, body in enumerate(BODIES):
-        published = datetime(2026, 3, 1 + n, 8, tzinfo=BEIJING)
-        entry = CatalogEntry(
-            site="xinhua",
-            article_id=f"c_{n}",
-            url=f"http://www.news.cn/{n}/c.html",
-            title=f"第{n}篇",
-            published=published.isoformat(),
-            source="新华社",
-            category="xinhuashe",
-            path=f"_posts/{n}.md",
-            content_hash=str(n),
-        )
-        catalog.record(entry, published, searchable_text(entry.title, f"<p>{body}</p>"))
+        record_body(catalog, n, body, datetime(2026, 3, 1 + n, 8, tzinfo=BEIJING))
     catalog.index_texts()  # as a run's end does
     yield catalog
     catalog.close()
@@ -323,22 +332,6 @@ def test_search_folds_case_as_the_index_does(word, article, holds, recorded):
     day = date(2026, 3, 1 + article)
     assert searched(recorded, ArticleFilter(words=(word,))) == ("index", expected)
     assert searched(recorded, ArticleFilter(words=(word,), since=day, until=day))[1] == expected
-
-
-def record_body(catalog: Catalog, n: int, body: str) -> None:
-    published = datetime(2026, 4, 1, 8, tzinfo=BEIJING)
-    entry = CatalogEntry(
-        site="xinhua",
-        article_id=f"c_{n}",
-        url=f"http://www.news.cn/{n}/c.html",
-        title=f"第{n}篇",
-        published=published.isoformat(),
-        source="新华社",
-        category="xinhuashe",
-        path=f"_posts/{n}.md",
-        content_hash=body,
-    )
-    catalog.record(entry, published, searchable_text(entry.title, f"<p>{body}</p>"))
 
 
 def found_ids(catalog: Catalog, word: str) -> list[str]:
