@@ -47,7 +47,8 @@ def usage_error(result: CompletedProcess[str], syntax: str) -> str:
 )
 def test_scrape_takes_only_http_urls(url, tmp_path):
     archive = tmp_path / "archive"
-    result = run_scrapy("scrape", xinhua_url(1), url, "-s", f"ARCHIVE_DIR={archive}")
+    # -L INFO: not even a log that shows Scrapy's start-up shows it
+    result = run_scrapy("scrape", xinhua_url(1), url, "-L", "INFO", "-s", f"ARCHIVE_DIR={archive}")
     error = usage_error(result, "scrape [options] URL [URL ...]")
     assert error == f"URL: not an http(s) URL: {url!r}"
     assert not archive.exists()  # refused before anything started

@@ -118,13 +118,14 @@ class Command(ScrapyCommand):
         if opts.stdout:
             self.settings.set("ARCHIVE_TO_STDOUT", True, priority="cmdline")
             leave_out(self.settings, self.unused_with_stdout)
-
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # The arguments are checked before Scrapy's process starts (and logs its start-up).
         if not args:
             raise UsageError("give at least one article URL")
         require_http_urls(args, "URL")
-        assert self.crawler_process is not None and self.settings is not None
         require_archive_dir(self.settings)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.crawler_process is not None
         report = ScrapeReport(args)
         crawler = self.crawler_process.create_crawler("urls")
         report.connect(crawler)
