@@ -77,4 +77,3 @@ def _git(archive_dir: Path, *args: str) -> str:
         command = next(arg for arg in args if not arg.startswith("-") and "=" not in arg)
         raise GitError(f"git {command}: {(result.stderr or result.stdout).strip()}")
     return result.stdout
-
