@@ -61,6 +61,7 @@ class RawPage:
     missing_pages: list[str] = field(default_factory=list)
     exchange: HttpExchange | None = None
     capture: Capture | None = None  # read from the archive's own WARC files (reextract)
+    cataloged_before: bool | None = None  # crawler/requestmeta.py: CATALOGED_BEFORE
 
     def exchanges(self) -> list[HttpExchange]:
         """The exchanges of the page and its continuation pages, in reading order; empty
@@ -97,3 +98,4 @@ class Article:
     # and where they are kept: recorded in the catalog with the article.
     exchanges: list[HttpExchange] = field(default_factory=list)
     capture: Capture | None = None
+    cataloged_before: bool | None = None  # crawler/requestmeta.py: CATALOGED_BEFORE

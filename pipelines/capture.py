@@ -94,7 +94,7 @@ class CapturePipeline:
 
     def _recorded_capture(self, item: Article) -> Capture | None:
         """The article's capture as the catalog records it, if its file is still there."""
-        if not self.use_catalog:
+        if not self.use_catalog or item.cataloged_before is False:  # a new article: none
             return None
         try:
             if self._catalog is None:

@@ -43,6 +43,7 @@ class ExtractPipeline:
         self._count_field_health(article)
         # For the capture stage (pipelines/capture.py): the pages as fetched, or their capture.
         article.exchanges, article.capture = item.exchanges(), item.capture
+        article.cataloged_before = item.cataloged_before
         return article
 
     def _extractor(self, site: str) -> ArticleExtractor:

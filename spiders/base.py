@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 from crawler.items import HttpExchange, PageSnapshot, RawPage
 from crawler.reading.encoding import page_text
 from crawler.reading.profiles import GENERIC, SiteProfile, SiteProfiles, profiles_of
-from crawler.requestmeta import CONTINUATION_OF
+from crawler.requestmeta import CATALOGED_BEFORE, CONTINUATION_OF
 
 
 class ArticleSpider(Spider):
@@ -71,6 +71,7 @@ class ArticleSpider(Spider):
                 return
             site = landed
         page = raw_page(response, site, redirects[0])
+        page.cataloged_before = response.meta.get(CATALOGED_BEFORE)
         yield self._next_page_or_item(page, self._continuation_urls(response, page))
 
     def site_after_redirect(self, url: str) -> str | None:

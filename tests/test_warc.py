@@ -15,13 +15,18 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import DEMO_SITE, LOCAL, PROJECT, crawl_args, run_scrapy, scrapy_env
+from archive_checks import stats_of
+from conftest import DEMO_SITE, LOCAL, PROJECT, crawl_args, project_crawler, run_scrapy, scrapy_env
+from scrapy.statscollectors import StatsCollector
 from warcio.archiveiterator import ArchiveIterator
 from warcio.capture_http import capture_http
 
-from crawler.archive.warc import WarcWriter
-from crawler.items import HttpExchange
+from crawler.archive.catalog import CatalogEntry
+from crawler.archive.folder import Archive
+from crawler.archive.warc import WarcWriter, capture_digest
+from crawler.items import Article, Capture, HttpExchange
 from crawler.replay import site_path
+from pipelines.capture import CapturePipeline
 
 START_URLS = (DEMO_SITE / "start_urls.txt").read_text().split()
 MULTI_PAGE = "http://www.news.cn/politics/20260511/b14e6f8a2c9d4730a5e1f9c62d8b3a07/c.html"
@@ -104,6 +109,60 @@ def test_unchanged_pages_are_not_captured_again(tmp_path, replay):
         assert result.returncode == 0, result.stderr
     (warc,) = warc_files(archive)
     assert [r.rec_type for _, r, _ in records(warc)] == ["warcinfo", "response", "request"]
+
+
+def test_a_crawl_captures_new_articles_and_not_its_revisits_again(tmp_path, replay):
+    """The incremental middleware tells the capture stage which articles the catalog did not
+    hold: those are captured without asking the catalog; a revisit is compared with its
+    recorded capture and adds nothing."""
+    archive = tmp_path / "archive"
+    proxy = replay(DEMO_SITE)
+    runs = []
+    for _ in range(2):  # the second revisits every article (a window of a thousand years)
+        args = crawl_args(archive, START_URLS, *LOCAL, "-s", "INCREMENTAL_REVISIT_DAYS=365000")
+        result = run_scrapy(*args, proxy=proxy)
+        assert result.returncode == 0, result.stderr
+        runs.append(stats_of(result.stderr))
+    assert runs[0].get("warc/captured") == 7 and "warc/unchanged" not in runs[0]
+    assert runs[1].get("warc/unchanged") == 7 and "warc/captured" not in runs[1]
+    (warc,) = warc_files(archive)
+    assert sum(r.rec_type == "response" for _, r, _ in records(warc)) == 8
+
+
+def test_the_catalog_is_asked_for_a_recorded_capture_unless_the_article_is_new(tmp_path):
+    """An article the catalog did not hold when it was requested has no capture to compare
+    with; one not known to be new (a scrape) is compared with what the catalog records."""
+    archive = Archive(tmp_path / "archive")
+    catalog = archive.catalog()
+    exchange = HttpExchange(
+        url=OLD_LAYOUT, status=200, headers=[], body=b"<html>page</html>",
+        date=datetime(2026, 5, 11, tzinfo=UTC), method="GET", request_headers=[],
+        protocol="HTTP/1.1",
+    )  # fmt: skip
+    recorded = Capture("2026-05/recorded.warc.gz", 0, capture_digest([exchange]))
+    (archive.warc / "2026-05").mkdir(parents=True)
+    (archive.warc / recorded.file).write_bytes(b"")
+    catalog.record(
+        CatalogEntry(
+            site="xinhua", article_id="c_1125243817", url=OLD_LAYOUT, title="标题",
+            published="2019-11-18T10:00:00+08:00", source=None, category="xinhuashe",
+            path="_posts/x.md", content_hash="h", warc_file=recorded.file, warc_offset=0,
+            warc_digest=recorded.digest,
+        ),
+        datetime(2026, 5, 11, tzinfo=UTC),
+    )  # fmt: skip
+    catalog.close()
+    stats = StatsCollector(project_crawler())
+    capture = CapturePipeline(archive, stats, max_bytes=10**9, use_catalog=True)
+    outcomes = {}
+    for known in (None, True, False):
+        article = Article(url=OLD_LAYOUT, site="xinhua", article_id="c_1125243817")
+        article.exchanges, article.cataloged_before = [exchange], known
+        capture.process_item(article)
+        outcomes[known] = article.capture == recorded
+    capture.close_spider()
+    assert outcomes == {None: True, True: True, False: False}
+    assert stats.get_value("warc/unchanged") == 2 and stats.get_value("warc/captured") == 1
 
 
 def test_capture_can_be_switched_off(tmp_path, replay):

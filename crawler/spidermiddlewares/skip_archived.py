@@ -13,7 +13,7 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from crawler.archive.catalog import Catalog
 from crawler.archive.folder import Archive
 from crawler.reading.dates import BEIJING
-from crawler.requestmeta import ARTICLE_IDENTITY
+from crawler.requestmeta import ARTICLE_IDENTITY, CATALOGED_BEFORE
 
 
 class SkipArchivedMiddleware(BaseSpiderMiddleware):
@@ -57,6 +57,7 @@ class SkipArchivedMiddleware(BaseSpiderMiddleware):
             return None
         if published is None or published >= datetime.now(BEIJING) - self.window:
             self._fetched.add(key)
+            request.meta[CATALOGED_BEFORE] = published is not None
             return request
         self._count(key, "incremental/skipped_archived")
         return None
