@@ -178,10 +178,9 @@ def test_links_after_the_text_are_not_body(html_text, expected):
     [
         ([r"^责任编辑", r"纠错】$"], "【纠错】", True),
         ([r"^责任编辑", r"纠错】$"], "正文", False),
-        # a pattern with a backreference keeps its own group numbers
+        # patterns with backreferences, flags of their own, inline flags
         ([r"^x", r"(来源)\1"], "来源来源", True),
         ([r"^x", r"(来源)\1"], "来源", False),
-        # flags of each pattern are kept; an inline global flag cannot join an alternation
         ([re.compile("abc", re.IGNORECASE), r"^d"], "ABC", True),
         ([r"(?i)abc", r"^d"], "ABC", True),
         ([r"(?i)abc", r"^d"], "xd", False),

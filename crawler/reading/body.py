@@ -419,31 +419,11 @@ def paragraph_text(paragraph: str) -> str:
 
 def line_filter(patterns: Iterable[re.Pattern[str]]) -> Callable[[str], bool]:
     """A predicate that is true for text matching any of ``patterns`` (editor lines etc.)."""
-    merged = _alternations(tuple(patterns))
+    compiled = tuple(patterns)
 
     def matches(text: str) -> bool:
         # patterns are written for the text a reader sees: "下一篇 关闭本页", not "下一篇&nbsp;…"
         seen = unescape(text)
-        return any(pattern.search(seen) for pattern in merged)
+        return any(pattern.search(seen) for pattern in compiled)
 
     return matches
-
-
-def _alternations(patterns: tuple[re.Pattern[str], ...]) -> list[re.Pattern[str]]:
-    """Regexes that match where any of ``patterns`` does, as few as possible: one alternation
-    per set of flags, searched once instead of one search per pattern (a profile has dozens,
-    asked of every paragraph). A pattern with groups stays alone (an alternation renumbers
-    groups, and its backreferences would name another), as do patterns an alternation cannot
-    hold (an inline global flag such as ``(?i)`` must open the expression)."""
-    alone = [pattern for pattern in patterns if pattern.groups]
-    by_flags: dict[int, list[str]] = {}
-    for pattern in patterns:
-        if not pattern.groups:
-            by_flags.setdefault(pattern.flags, []).append(pattern.pattern)
-    merged = []
-    for flags, sources in by_flags.items():
-        try:
-            merged.append(re.compile("|".join(f"(?:{source})" for source in sources), flags))
-        except re.error:
-            alone.extend(re.compile(source, flags) for source in sources)
-    return merged + alone
