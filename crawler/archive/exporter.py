@@ -34,9 +34,9 @@ from typing import IO, Any
 import yaml
 from scrapy.exporters import BaseItemExporter
 
+from crawler.items import Article
 from crawler.reading import yamlio
 from crawler.reading.dates import format_published
-from crawler.items import Article
 
 # libyaml's emitter is about five times faster than the pure-Python one; output is the same.
 _NO_WRAP = 2**30

@@ -6,9 +6,10 @@ The archive folder is a git repository of its own (``git init`` when it has none
 At the end of a run, still holding the archive's lock, the extension
 crawler/extensions/archive_history.py calls :func:`commit_archive`, which stages what git sees
 changed under ``_posts/``, ``assets/`` and the Jekyll site files, removals included, and
-commits it with a one-line message from the run's summary. So a run that changed nothing makes no commit, and
-what a crashed run wrote is committed by the next run. Git runs as a subprocess, with the
-author given on its command line: the user's git configuration is never written.
+commits it with a one-line message from the run's summary. So a run that changed nothing
+makes no commit, and what a crashed run wrote is committed by the next run. Git runs as a
+subprocess, with the author given on its command line: the user's git configuration is never
+written.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Writing articles into the archive: each post whole, its catalog row, the site files it links to."""
+"""Writing articles into the archive: each post whole, its catalog row, the site files it
+links to."""
 
 from __future__ import annotations
 
@@ -73,7 +74,6 @@ class ArchiveWriter:
         self.lock_wait = lock_wait
         self.catalog_failed = False  # an SQLite error this run: the next one checks the file
         self.days: set[str] = set()  # publication days of the articles cataloged: re-exported
-        self._folders: set[Path] = set()  # day folders known to exist, to spare a mkdir per file
 
     def serialize(self, article: Article) -> bytes:
         """The article's post, as bytes."""
@@ -124,9 +124,7 @@ class ArchiveWriter:
             if self.scaffold is not None:
                 self.scaffold.ensure_site()
                 self.scaffold.ensure_category(article.category, article.tag)
-            if path.parent not in self._folders:
-                self.archive.make_folder(path.parent)
-                self._folders.add(path.parent)
+            self.archive.make_folder(path.parent)
             data, outcome = self._store(path, article)
             moved = self._record(article, path, data)
         except OSError as exc:
