@@ -46,6 +46,7 @@ from test_hostile_input import PARAGRAPHS, generic_page, scrape, xinhua_page, xi
 from benchmarks import sitegen
 from crawler.archive.atomic import OutsideArchive, write_atomically
 from crawler.archive.catalog import DATABASE, Catalog, CatalogEntry, open_catalog
+from crawler.archive.folder import Archive
 from crawler.archive.jekyll import SiteScaffold
 from crawler.archive.lock import acquire
 from crawler.drops import IdentityConflict
@@ -318,6 +319,27 @@ def test_writes_through_symlinked_folders_are_refused(tmp_path, folder):
             SiteScaffold(archive).ensure_category("news", "新闻")
         else:  # the image store's writes
             write_atomically(archive / folder / "a.png", b"png", root=archive)
+    assert list(outside.iterdir()) == []
+
+
+def test_an_archive_checks_each_folder_it_writes_posts_into(tmp_path):
+    """A post's folder is checked when the post is written, made or not by the archive first;
+    one the archive made itself in this run is not checked again for each post."""
+    root, outside = tmp_path / "archive", tmp_path / "outside"
+    outside.mkdir()
+    (root / "_posts").mkdir(parents=True)
+    (root / "_posts" / "2026").symlink_to(outside)
+    archive = Archive(root)
+    linked = root / "_posts" / "2026" / "05"
+    with pytest.raises(OutsideArchive):
+        archive.replace(root / "_posts" / "2026" / "a.md", b"post")
+    with pytest.raises(OutsideArchive):
+        archive.make_folder(linked)
+    made = root / "_posts" / "2025" / "05"
+    archive.make_folder(made)
+    archive.replace(made / "a.md", b"post")
+    archive.replace(made / "b.md", b"post")
+    assert sorted(p.name for p in made.iterdir()) == ["a.md", "b.md"]
     assert list(outside.iterdir()) == []
 
 

@@ -42,6 +42,10 @@ class Archive:
 
     def __init__(self, root: Path):
         self.root = root
+        # Folders made (or found) inside the archive by this object: a post's write checks
+        # its folder once, not each time (a link planted while files are written is beyond
+        # any check; the rename that places a file never follows one).
+        self._made: set[Path] = set()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Archive:
@@ -98,12 +102,17 @@ class Archive:
         return inside(self.root, self.root / relative)
 
     def make_folder(self, folder: Path) -> None:
-        """Create ``folder`` (and its parents) inside the archive."""
-        inside(self.root, folder).mkdir(parents=True, exist_ok=True)
+        """Create ``folder`` (and its parents) inside the archive, unless this object did."""
+        if folder not in self._made:
+            inside(self.root, folder).mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
 
     def replace(self, path: Path, data: bytes) -> None:
         """Write ``path`` whole, in a folder that exists (a temporary file renamed over it)."""
-        write_atomically(path, data, make_parents=False, root=self.root)
+        if path.parent in self._made:
+            write_atomically(path, data, make_parents=False)
+        else:
+            write_atomically(path, data, make_parents=False, root=self.root)
 
     def create(self, path: Path, data: bytes, *, fsync: bool = False) -> bool:
         """Create ``path`` with ``data`` unless it exists; True when this call created it (of
