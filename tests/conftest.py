@@ -112,6 +112,23 @@ def run_scrapy(
     return result
 
 
+def run_scrapy_hooked(
+    hook: str, *args: str, proxy: ReplayProxy | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy ARGS`` through ``hook``, a script that readies the process (stages a
+    resolver, arms a crash) and then runs Scrapy's command line; ``env`` is added to the
+    environment. The caller checks the outcome: a hooked run may be killed on purpose."""
+    return subprocess.run(
+        [sys.executable, "-c", hook, *args],
+        cwd=PROJECT,
+        env={**scrapy_env(proxy), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def without_monitor_reports(log: str) -> str:
     """The log without Spidermon's reports, which show failed checks as tracebacks."""
     kept, in_report = [], False

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
 from archive_checks import posts, stats_of
-from conftest import LOCAL, PROJECT, project_crawler, read_post, run_scrapy, scrapy_env
+from conftest import (
+    LOCAL,
+    project_crawler,
+    read_post,
+    run_scrapy,
+    run_scrapy_hooked,
+)
 from faultserver import PNG_IMAGE, Body, FaultProxy, Redirect
 from scrapy import Request
 from test_hostile_input import PARAGRAPHS, generic_page, xinhua_page, xinhua_url
@@ -320,14 +324,13 @@ execute()
 def scrape_with_staged_names(archive: Path, names: str, *args: str):
     """``scrapy scrape ARGS`` without a proxy (this machine connects, and so resolves the
     names itself) through :data:`STAGED_RESOLVER`."""
-    result = subprocess.run(
-        [sys.executable, "-c", STAGED_RESOLVER, "scrape", *args, "-s", f"ARCHIVE_DIR={archive}"],
-        cwd=PROJECT,
-        env={**scrapy_env(None), "STAGED_NAMES": names},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_scrapy_hooked(
+        STAGED_RESOLVER,
+        "scrape",
+        *args,
+        "-s",
+        f"ARCHIVE_DIR={archive}",
+        env={"STAGED_NAMES": names},
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result

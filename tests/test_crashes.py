@@ -42,6 +42,7 @@ from conftest import (
     read_post,
     require,
     run_scrapy,
+    run_scrapy_hooked,
     scrapy_env,
     without_monitor_reports,
 )
@@ -161,15 +162,8 @@ def crawl(archive: Path, start_urls: list[str], proxy: FaultProxy, *settings: st
 
 def crash(archive: Path, start_urls: list[str], proxy: FaultProxy, at: str, *settings: str):
     """A crawl that the hook kills at ``at`` (``event:N``); asserts that it was killed."""
-    result = subprocess.run(
-        [sys.executable, "-c", CRASH_HOOK, *crawl_args(archive, start_urls, *LOCAL, *settings)],
-        cwd=PROJECT,
-        env={**scrapy_env(proxy), "CRASH_AT": at},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    arguments = crawl_args(archive, start_urls, *LOCAL, *settings)
+    result = run_scrapy_hooked(CRASH_HOOK, *arguments, proxy=proxy, env={"CRASH_AT": at})
     assert result.returncode == -signal.SIGKILL, f"the crash hook did not fire:\n{result.stderr}"
     return result
 

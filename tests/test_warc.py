@@ -7,8 +7,6 @@ import contextlib
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -16,7 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive_checks import stats_of
-from conftest import DEMO_SITE, LOCAL, PROJECT, crawl_args, project_crawler, run_scrapy, scrapy_env
+from conftest import (
+    DEMO_SITE,
+    LOCAL,
+    PROJECT,
+    crawl_args,
+    project_crawler,
+    run_scrapy,
+    run_scrapy_hooked,
+)
 from scrapy.statscollectors import StatsCollector
 from warcio.archiveiterator import ArchiveIterator
 from warcio.capture_http import capture_http
@@ -355,11 +361,12 @@ execute()
 def test_a_run_killed_while_writing_a_capture_leaves_readable_warcs(tmp_path, replay):
     archive = tmp_path / "archive"
     proxy = replay(DEMO_SITE)
-    killed = subprocess.run(
-        [sys.executable, "-c", WARC_CRASH_HOOK, *crawl_args(archive, START_URLS, *LOCAL)],
-        cwd=PROJECT, env={**scrapy_env(proxy), "CRASH_AT": "6"},  # the third article's response
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    killed = run_scrapy_hooked(  # killed at the third article's response
+        WARC_CRASH_HOOK,
+        *crawl_args(archive, START_URLS, *LOCAL),
+        proxy=proxy,
+        env={"CRASH_AT": "6"},
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (warc,) = warc_files(archive)
     whole = []  # per record read by warcio: all of its block there?
