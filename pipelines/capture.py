@@ -25,10 +25,12 @@ class CapturePipeline:
     capture's place on the article, for the archive stage to record in the catalog.
 
     An article whose pages are byte for byte those of its recorded capture keeps that
-    capture (``warc/unchanged``): the revisits of a scheduled crawl add nothing. An article
-    read from the archive's own captures (``scrapy reextract``) is not captured again. A
-    capture that cannot be written is logged and counted (``warc/failed``); the article is
-    still archived, and ``scrapy verify`` names it.
+    capture (``warc/unchanged``): the revisits of a scheduled crawl add nothing. An article the
+    catalog did not hold when it was requested (``CATALOGED_BEFORE`` in the request's meta,
+    set by the incremental middleware) has none to compare with: the catalog is not asked.
+    An article read from the archive's own captures (``scrapy reextract``) is not captured
+    again. A capture that cannot be written is logged and counted (``warc/failed``); the
+    article is still archived, and ``scrapy verify`` names it.
 
     The records are written in the crawl's event loop, not in a thread of their own: a
     capture is a hash and a compression of each page, and handing every article to a
