@@ -198,8 +198,11 @@ class Catalog:
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
-    def record(self, entry: CatalogEntry, now: datetime, text: str | None = None) -> str:
-        """Store an archived article; returns ``new``, ``updated`` or ``unchanged``.
+    def record(
+        self, entry: CatalogEntry, now: datetime, text: str | None = None
+    ) -> CatalogEntry | None:
+        """Store an archived article; returns its entry as recorded before, None when new (read
+        in the same transaction: other workers of a shared archive may write meanwhile).
 
         A changed content hash adds a revision; the first archive time is kept. An entry
         without a capture keeps the one recorded; a new capture of an unchanged post is
@@ -225,7 +228,7 @@ class Catalog:
                 entry.warc_file,
                 entry.warc_offset,
             ):
-                return "unchanged"
+                return old
             entry.first_archived = old.first_archived if old else stamp
             entry.last_changed = old.last_changed if old and same_post else stamp
             self.connection.execute(
@@ -238,9 +241,7 @@ class Catalog:
                     "INSERT INTO revisions VALUES (?, ?, ?, ?)",
                     (entry.site, entry.article_id, entry.content_hash, stamp),
                 )
-            if same_post:
-                return "unchanged"
-            return "new" if old is None else "updated"
+            return old
 
     def index_texts(self) -> None:
         """Index the texts that wait for the search index (a run's writer does at its end)."""

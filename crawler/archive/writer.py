@@ -180,11 +180,6 @@ class ArchiveWriter:
         if self.catalog is None:
             return False
         relative = self.archive.relative(path)
-        previous = self.catalog.get(article.site, article.article_id)
-        moved = previous is not None and previous.path != relative
-        if moved:
-            # The publication date was corrected, or the file renamed: it lives elsewhere now.
-            self._remove_old_post(previous, article)
         assert article.published is not None and article.title
         entry = CatalogEntry(
             site=article.site,
@@ -202,11 +197,14 @@ class ArchiveWriter:
             entry.warc_file, entry.warc_offset = article.capture.file, article.capture.offset
             entry.warc_digest = article.capture.digest
         text = searchable_text(article.title, split_post(data.decode("utf-8"))[1])
-        self.catalog.record(entry, datetime.now(BEIJING), text)
+        previous = self.catalog.record(entry, datetime.now(BEIJING), text)
         self.days.add(entry.published[:10])
-        if moved and previous is not None:
-            self.days.add(previous.published[:10])
-        return moved
+        if previous is None or previous.path == relative:
+            return False
+        # The publication date was corrected, or the file renamed: it lives elsewhere now.
+        self.days.add(previous.published[:10])
+        self._remove_old_post(previous, article)
+        return True
 
     def _remove_old_post(self, previous: CatalogEntry, article: Article) -> None:
         """Delete the article's file at its earlier path when it is this article's own: not
@@ -221,9 +219,7 @@ class ArchiveWriter:
         except OutsideArchive as exc:
             logger.error("Not deleted: the catalog's earlier path of %s: %s", article.url, exc)
             return
-        if len(self.catalog.at_path(previous.path)) > 1 or not _is_post_of(
-            _front_matter(existing), article
-        ):
+        if self.catalog.at_path(previous.path) or not _is_post_of(_front_matter(existing), article):
             logger.warning("Kept %s: it may hold another article than %s", old, article.url)
             return
         old.unlink()
